@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdalign.h>
+#include <stdint.h>
 #include "arena.h"
 
 #define CHUNK_MIN 4096
