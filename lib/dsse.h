@@ -46,7 +46,8 @@ int tally_dsse_open(const uint8_t *env, size_t envlen, const char *type,
     EVP_PKEY *pub, Tally__Envelope **out);
 
 /* As tally_dsse_open but without verifying: parse, size and type checks
- * only, for reading the signer's key ID first. Same errors but SIGNATURE. */
+ * only, for reading the signer's key ID first. Same errors but SIGNATURE;
+ * an envelope without any signature is TALLY_ERR_INVALID. */
 int tally_dsse_parse(const uint8_t *env, size_t envlen, const char *type,
     Tally__Envelope **out);
 

@@ -68,7 +68,8 @@ int tally_sign(EVP_PKEY *key, const uint8_t *msg, size_t len,
     uint8_t sig[TALLY_SIG_MAX], size_t *siglen);
 
 /* Verifies sig over msg with the public half of key, same algorithms.
- * Returns 0 or TALLY_ERR_SIGNATURE. */
+ * Returns 0 or TALLY_ERR_SIGNATURE (TALLY_ERR_NOMEM if no context could be
+ * allocated). Clears the OpenSSL error queue. */
 int tally_verify(EVP_PKEY *key, const uint8_t *msg, size_t len,
     const uint8_t *sig, size_t siglen);
 
