@@ -5,12 +5,16 @@
  * Note text:   <origin>\n<tree size, decimal>\n<base64 root hash>\n
  * then a blank line and one signature line per signer:
  *   "— <key name> <base64(key hash[4] || signature)>\n"
- * The key name is the origin. Key hash = first 4 bytes of
- * SHA-256(key name || 0x0A || signature type || public key bytes).
- * Ed25519: type 0x01, public key = the 32 raw bytes, signature over the
- * note text (RFC 8032). ECDSA P-256: see docs/formats.md for the type byte
- * and public-key encoding used (C2SP reserves no P-256 note type for
- * tlog-checkpoint); signature is DER ECDSA over SHA-256(note text).
+ * The key name is the origin. Signature lines follow note.h:
+ * Ed25519: signature type 0x01, key hash = first 4 bytes of
+ *   SHA-256(key name || 0x0A || 0x01 || 32-byte public key), signature over
+ *   the note text (RFC 8032).
+ * ECDSA P-256: the type C2SP signed-note itself assigns to ECDSA, 0x02
+ *   ("ECDSA signatures as implemented by github.com/transparency-dev/witness"):
+ *   public key encoding = DER SubjectPublicKeyInfo, key hash = first 4
+ *   bytes of SHA-256(DER SPKI) (no name or type byte, as that type
+ *   defines), signature = DER ECDSA-Sig-Value over SHA-256(note text).
+ * Generic note signing/verification (and verifier key strings) is in note.h.
  * base64 is RFC 4648 §4, through OpenSSL's EVP_EncodeBlock/DecodeBlock.
  */
 #ifndef TALLY_CHECKPOINT_H
@@ -20,6 +24,7 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 #include "merkle.h"
+#include "note.h"
 
 #define TALLY_NOTE_MAX 8192     /* largest note accepted, bytes */
 #define TALLY_ORIGIN_MAX 128

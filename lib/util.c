@@ -1,6 +1,7 @@
 /* util.c - bounded file I/O, hex and clocks, see util.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include "err.h"
 #include "util.h"
 
@@ -213,4 +215,53 @@ tally_mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+size_t
+tally_b64_encode(const uint8_t *buf, size_t len, char *out)
+{
+	int n = EVP_EncodeBlock((unsigned char *)out, buf, (int)len);
+
+	return n < 0 ? 0 : (size_t)n;
+}
+
+int
+tally_b64_decode(const char *str, size_t slen, uint8_t *out, size_t max, size_t *len)
+{
+	uint8_t *tmp = NULL;
+	char *again = NULL;
+	size_t pad = 0, n;
+	int r = TALLY_ERR_INVALID, got;
+
+	if (slen % 4 != 0 || slen > INT_MAX)
+		return TALLY_ERR_INVALID;
+	if (slen / 4 * 3 > max + 2)
+		return TALLY_ERR_TOO_LARGE;
+	if (slen == 0) {
+		*len = 0;
+		return 0;
+	}
+	pad = (str[slen - 1] == '=') + (str[slen - 2] == '=');
+	if ((tmp = malloc(slen / 4 * 3 + 1)) == NULL || (again = malloc(slen + 1)) == NULL) {
+		r = TALLY_ERR_NOMEM;
+		goto out;
+	}
+	got = EVP_DecodeBlock(tmp, (const unsigned char *)str, (int)slen);
+	if (got < 0 || (size_t)got != slen / 4 * 3)
+		goto out;
+	n = (size_t)got - pad;
+	/* Only the canonical encoding is accepted: it must encode back the same. */
+	if (tally_b64_encode(tmp, n, again) != slen || memcmp(again, str, slen) != 0)
+		goto out;
+	if (n > max) {
+		r = TALLY_ERR_TOO_LARGE;
+		goto out;
+	}
+	memcpy(out, tmp, n);
+	*len = n;
+	r = 0;
+ out:
+	free(tmp);
+	free(again);
+	return r;
 }

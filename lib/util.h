@@ -36,4 +36,16 @@ int64_t tally_now(void);
 /* Monotonic clock in nanoseconds, for timeouts and latency. */
 uint64_t tally_mono_ns(void);
 
+/* Standard base64 (RFC 4648 §4, padded) of len bytes, through OpenSSL
+ * EVP_EncodeBlock, into out, which must hold TALLY_B64_LEN(len) + 1 chars.
+ * Returns the number of characters written (NUL not counted). */
+#define TALLY_B64_LEN(n) (4 * (((size_t)(n) + 2) / 3))
+size_t tally_b64_encode(const uint8_t *buf, size_t len, char *out);
+
+/* Decodes exactly slen characters of canonical padded base64 (RFC 4648 §4:
+ * no whitespace, correct padding, zero pad bits) into out (max bytes).
+ * Returns 0 and *len, TALLY_ERR_INVALID, TALLY_ERR_TOO_LARGE (decodes to
+ * more than max bytes), TALLY_ERR_NOMEM. */
+int tally_b64_decode(const char *str, size_t slen, uint8_t *out, size_t max, size_t *len);
+
 #endif
