@@ -21,12 +21,15 @@
 #define TALLY_ATT_KEYS_MAX 16       /* attestation keys per quota */
 #define TALLY_UNITS_MAX (1ull << 32)
 #define TALLY_REASON_MAX 256
+/* Largest serialized TokenBundle accepted: two envelopes, one SPKI and
+ * protobuf tags and lengths. */
+#define TALLY_BUNDLE_MAX (2 * 16384 + 1024 + 64)
 
 /* Field checks of a parsed Quota: quota_id 16 bytes, appliance_key_id 32,
  * appliance_public_key empty or an SPKI whose key ID equals
  * appliance_key_id, product 1..64 printable ASCII, 1..16 firmware digests
- * of 32 bytes, units 1..TALLY_UNITS_MAX, serial range empty or
- * first <= last with last-first+1 >= units, not_before < not_after,
+ * of 32 bytes, units 1..TALLY_UNITS_MAX, serial range empty (both 0) or
+ * 1 <= first <= last with last-first+1 >= units (serial 0 means "none"), not_before < not_after,
  * at most 16 attestation keys each a valid SPKI, and attestation REQUIRED
  * only with at least one key. Returns 0 or TALLY_ERR_INVALID. */
 int tally_quota_check(const Tally__Quota *q);
@@ -64,6 +67,7 @@ int tally_token_open(const uint8_t *env, size_t len, EVP_PKEY *appliance,
  * uid (uid_len bytes); and, when fw_digest is not NULL, equals it; when
  * now != 0, token.issued_at within [not_before, not_after).
  * On success *tok_out (if not NULL) receives the token (free_unpacked).
+ * bundle: at most TALLY_BUNDLE_MAX bytes; uid: 1..TALLY_UID_MAX bytes.
  * Errors: TALLY_ERR_INVALID, TALLY_ERR_TOO_LARGE, TALLY_ERR_SIGNATURE,
  * TALLY_ERR_MISMATCH (UID, digest, binding), TALLY_ERR_EXPIRED. */
 int tally_bundle_verify(const uint8_t *bundle, size_t len, EVP_PKEY *oem_root,
