@@ -107,6 +107,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(HARNESS_OBJ) $(LIBDAEMON) $(LIBJIG) $(LIB
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# tally-bench (make bench): the load generator of tests/bench; not in make check.
+BENCH_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
+$(BENCH_BIN): $(BENCH_OBJ) $(LIBCTL) $(LIBTALLY)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 tests: $(BINS) $(TEST_BINS)
 
 check: deps-check
