@@ -1,23 +1,131 @@
 /*
  * store.h - the appliance's LMDB store (DESIGN.md §5, docs/storage.md).
  * Owned by daemon/store.c; the writer thread is the only writer.
- * (Helpers extend this header with the txn wrapper and record accessors.)
+ *
+ * Named databases (keys, values):
+ *   meta         "schema" -> 4-byte BE version; "appliance_key_id" -> 32 B;
+ *                "appliance_spki" -> DER SPKI; "frontier" -> Merkle frontier
+ *                (tally_merkle_frontier_encode form); "next_index" -> 8-byte BE
+ *   quotas       quota_id (16 B) -> QuotaRecord (proto/store.proto)
+ *   devices      quota_id (16 B) || device UID (1..64 B) -> 8-byte BE log
+ *                index of the token
+ *   log          8-byte BE index -> serialized LogEntry (proto/log.proto)
+ *   leaves       8-byte BE index -> 32-byte RFC 9162 leaf hash of that entry
+ *   checkpoints  8-byte BE tree size -> signed note text (no NUL)
+ *   jigs         jig key ID (32 B) -> JigRecord (proto/store.proto)
+ *
+ * Transactions follow Knot DNS's knot_lmdb model: a struct store_txn holds
+ * a sticky error; once a step fails every later step is a no-op returning
+ * that error, and store_txn_commit aborts and returns it. LMDB errors map
+ * to MDB_MAP_FULL / ENOSPC / EDQUOT -> TALLY_ERR_STORAGE_FULL, anything
+ * else -> TALLY_ERR_STORAGE. The environment is opened with MDB_NOTLS, so
+ * read transactions may be used from any one thread at a time; commits of
+ * write transactions are synced (no MDB_NOSYNC).
  */
 #ifndef TALLYD_STORE_H
 #define TALLYD_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <lmdb.h>
+#include <openssl/evp.h>
 
 struct store;
+
+#define STORE_SCHEMA_VERSION 1u
+
+#define STORE_META_SCHEMA   "schema"
+#define STORE_META_KEY_ID   "appliance_key_id"
+#define STORE_META_SPKI     "appliance_spki"
+#define STORE_META_FRONTIER "frontier"
+#define STORE_META_NEXT     "next_index"
+
+enum store_db {
+	STORE_DB_META = 0,
+	STORE_DB_QUOTAS,
+	STORE_DB_DEVICES,
+	STORE_DB_LOG,
+	STORE_DB_LEAVES,
+	STORE_DB_CHECKPOINTS,
+	STORE_DB_JIGS,
+	STORE_DB_COUNT
+};
+
+/* A transaction with a sticky error (ret). Zero it before begin. */
+struct store_txn {
+	struct store *st;
+	MDB_txn *txn;
+	int ret;      /* 0 or the first tally_err of any step */
+	int mdb_rc;   /* the LMDB code behind ret, for logs (0 if none) */
+};
 
 /* Opens (creating when absent) the LMDB environment in folder dir (must
  * exist, mode 0700 recommended) with a map of map_size bytes, runs
  * mdb_reader_check, checks the schema version. *out: store_close.
- * Errors: TALLY_ERR_IO, TALLY_ERR_STORAGE (corrupt, other schema). */
+ * Errors: TALLY_ERR_IO (no such folder, cannot open), TALLY_ERR_NOMEM,
+ * TALLY_ERR_STORAGE (corrupt, other schema), TALLY_ERR_STORAGE_FULL. */
 int store_open(const char *dir, size_t map_size, struct store **out);
 
-/* Closes the environment. NULL is a no-op. */
+/* Closes the environment. NULL is a no-op. No transaction may be open. */
 void store_close(struct store *st);
+
+/* Binds the store to the appliance key: on a store that records no key
+ * yet, records the key ID (SHA-256 of key's DER SPKI) and the SPKI; on a
+ * store that does, refuses a different key. Call before writer_start
+ * (writer_start calls it too). Errors: TALLY_ERR_MISMATCH (the store
+ * belongs to another appliance key), TALLY_ERR_CRYPTO, TALLY_ERR_NOMEM,
+ * TALLY_ERR_STORAGE, TALLY_ERR_STORAGE_FULL. */
+int store_check_key(struct store *st, EVP_PKEY *key);
+
+/* Starts a read (write == false) or write transaction into *t.
+ * Returns 0 or the mapped LMDB error (also left in t->ret). */
+int store_txn_begin(struct store *st, struct store_txn *t, bool write);
+
+/* Puts key -> val into db (flags: LMDB put flags such as MDB_APPEND or
+ * MDB_NOOVERWRITE). Returns t->ret after the step. */
+int store_txn_put(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, const void *val, size_t vlen, unsigned flags);
+
+/* Looks key up in db. *val points into the map (valid until the txn ends
+ * or, in a write txn, until the next put). Returns 0, TALLY_ERR_NOT_FOUND
+ * (not sticky: the transaction goes on) or the sticky error. */
+int store_txn_get(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, const uint8_t **val, size_t *vlen);
+
+/* Calls fn(arg, key, klen, val, vlen) for every record of db whose key is
+ * >= from (fromlen bytes; NULL/0: from the first), in key order, until fn
+ * returns non-zero (1 stops with 0; a negative code stops with it, not
+ * sticky) or the end. Returns 0, that code or the sticky error. */
+int store_txn_each(struct store_txn *t, enum store_db db, const void *from,
+    size_t fromlen, int (*fn)(void *arg, const uint8_t *key, size_t klen,
+    const uint8_t *val, size_t vlen), void *arg);
+
+/* The record with the largest key of db. Returns 0, TALLY_ERR_NOT_FOUND
+ * (db empty, not sticky) or the sticky error. */
+int store_txn_last(struct store_txn *t, enum store_db db, const uint8_t **key,
+    size_t *klen, const uint8_t **val, size_t *vlen);
+
+/* Number of records in db (mdb_stat). Returns 0 or the sticky error. */
+int store_txn_count(struct store_txn *t, enum store_db db, size_t *n);
+
+/* Commits (write txn: synced to disk) or, if any step failed, aborts.
+ * Returns 0 or the error; the transaction is finished either way. */
+int store_txn_commit(struct store_txn *t);
+
+/* Aborts (or, for a read txn, ends). Safe on a finished/zeroed txn. */
+void store_txn_abort(struct store_txn *t);
+
+/* Marks the store full (the writer saw TALLY_ERR_STORAGE_FULL) or not;
+ * read by query_status. Thread-safe. */
+void store_set_full(struct store *st, bool full);
+bool store_is_full(struct store *st);
+
+/* The tally_err for an LMDB return code (0 -> 0). */
+int store_map_err(int mdb_rc);
+
+/* 8-byte big-endian encoding of v (keys of log, leaves, checkpoints). */
+void store_be64_put(uint8_t out[8], uint64_t v);
+uint64_t store_be64_get(const uint8_t in[8]);
 
 #endif
