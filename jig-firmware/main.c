@@ -1,0 +1,186 @@
+/*
+ * tally-jig - the programming station's client (DESIGN.md §6):
+ *   tally-jig -c CONFIG run      program every DUT of the line, one line each
+ *   tally-jig -c CONFIG once     program one DUT
+ *   tally-jig -c CONFIG status   the appliance's products and units left
+ * Exit status: 0 ok / 1 refused or failed / 2 usage or setup error.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "err.h"
+#include "run.h"
+#include "setup.h"
+#include "simdut.h"
+
+#define DEFAULT_CONFIG "/etc/tally/jig.conf"
+
+struct opts {
+	const char *config;
+	int json;
+};
+
+struct cmd {
+	const char *name;
+	int (*exec)(const struct opts *o);
+	const char *help;
+};
+
+static int
+load(const struct opts *o, int for_units, struct jig_setup *s)
+{
+	char msg[JIG_ERRMSG_MAX];
+
+	if (jig_setup_load(o->config, for_units, s, msg, sizeof(msg)) == 0)
+		return 0;
+	fprintf(stderr, "tally-jig: %s\n", msg);
+	return -1;
+}
+
+/* The DUT source of the configuration: only simulated DUTs so far. */
+static int
+open_source(const struct jig_setup *s, unsigned count, struct jig_dut_source *src)
+{
+	int r;
+
+	if (!s->cfg.have_simulate) {
+		fprintf(stderr, "tally-jig: no DUT backend: add a [simulate] "
+		    "section (the USB backend is not built yet)\n");
+		return -1;
+	}
+	r = simdut_source(s->cfg.sim_uid_prefix, count, s->cfg.product,
+	    s->oem_root, src);
+	if (r != 0) {
+		fprintf(stderr, "tally-jig: simulated DUTs: %s\n", tally_strerror(r));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+serve(const struct opts *o, int once)
+{
+	struct jig_setup s;
+	struct jig_dut_source src = { 0 };
+	struct jig_counts n = { 0, 0, 0 };
+	char msg[JIG_ERRMSG_MAX] = "";
+	int r, rc = 2;
+
+	if (load(o, 1, &s) != 0 ||
+	    open_source(&s, once ? 1 : s.cfg.sim_duts, &src) != 0)
+		goto out;
+	r = jig_run(&s, &src, once ? 1 : 0, stdout, &n, msg, sizeof(msg));
+	if (r != 0)
+		fprintf(stderr, "tally-jig: %s\n", msg);
+	if (r != 0 && n.programmed + n.refused + n.failed == 0)
+		goto out;
+	if (once)
+		rc = n.programmed == 1 ? 0 : 1;
+	else
+		rc = r == 0 ? 0 : 1;
+	if (!once)
+		printf("jig: programmed=%u refused=%u failed=%u\n",
+		    n.programmed, n.refused, n.failed);
+ out:
+	if (src.close != NULL)
+		src.close(src.ctx);
+	jig_setup_free(&s);
+	return rc;
+}
+
+static int
+cmd_run(const struct opts *o)
+{
+	return serve(o, 0);
+}
+
+static int
+cmd_once(const struct opts *o)
+{
+	return serve(o, 1);
+}
+
+static int
+cmd_status(const struct opts *o)
+{
+	struct jig_setup s;
+	struct jig_client *c = NULL;
+	Tally__Response *hello = NULL;
+	char msg[JIG_ERRMSG_MAX];
+	int r, rc = 2;
+
+	if (load(o, 0, &s) != 0)
+		goto out;
+	r = jig_connect_retry(&s, 0, &c, &hello, msg, sizeof(msg));
+	if (r != 0) {
+		fprintf(stderr, "tally-jig: %s\n", msg);
+		rc = r == TALLY_ERR_PERM ? 1 : 2;
+		goto out;
+	}
+	rc = jig_print_hello(hello->hello, o->json, stdout) == 0 ? 0 : 2;
+ out:
+	if (hello != NULL)
+		tally__response__free_unpacked(hello, NULL);
+	jig_client_close(c);
+	jig_setup_free(&s);
+	return rc;
+}
+
+static const struct cmd cmds[] = {
+	{ "run", cmd_run, "program every DUT of the line; one line per unit, then a summary" },
+	{ "once", cmd_once, "program one DUT; exit 0 programmed, 1 refused or failed" },
+	{ "status", cmd_status, "show the appliance's products and units left (--json)" },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: tally-jig [-c CONFIG] [--json] COMMAND\n\n"
+	    "  -c, --config FILE  configuration file (default %s)\n"
+	    "      --json         status: print JSON\n"
+	    "  -h, --help         this help\n"
+	    "  -V, --version      print the version\n\ncommands:\n", DEFAULT_CONFIG);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "\nexit status: 0 ok, 1 refused or failed, 2 usage or setup error\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { DEFAULT_CONFIG, 0 };
+	size_t i;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o.config = optarg; break;
+		case 'j': o.json = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("tally-jig %s\n", TALLY_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[optind], cmds[i].name) == 0)
+			return cmds[i].exec(&o);
+	fprintf(stderr, "tally-jig: unknown command '%s'\n", argv[optind]);
+	usage(stderr);
+	return 2;
+}
