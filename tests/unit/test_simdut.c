@@ -1,0 +1,364 @@
+/* test_simdut.c - the simulated DUT (jig-firmware/simdut.c) with real keys,
+ * an OEM-signed quota and appliance-signed tokens made with lib/. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include "artifact.h"
+#include "dsse.h"
+#include "err.h"
+#include "key.h"
+#include "util.h"
+#include "jig-firmware/simdut.h"
+#include "jig-firmware/transport.h"
+
+#define UID "STR-0001"
+#define PRODUCT "widget"
+
+struct fx {
+	EVP_PKEY *oem, *appliance, *other;
+	uint8_t quota_id[TALLY_QUOTA_ID_LEN];
+	uint8_t fw[4096];
+	uint8_t fw_digest[TALLY_DIGEST_LEN];
+	uint8_t *quota_env;
+	size_t quota_len;
+	struct jig_dut dut;
+	struct simdut *sd;
+};
+
+static void
+sha256(const uint8_t *b, size_t len, uint8_t out[32])
+{
+	unsigned int n = 0;
+
+	assert_int_equal(EVP_Digest(b, len, out, &n, EVP_sha256(), NULL), 1);
+	assert_int_equal(n, 32);
+}
+
+/* An OEM-signed quota for the appliance key, allowing fw_digest. */
+static void
+make_quota(struct fx *f, EVP_PKEY *signer)
+{
+	Tally__Quota q = TALLY__QUOTA__INIT;
+	ProtobufCBinaryData fw = { TALLY_DIGEST_LEN, f->fw_digest };
+	uint8_t kid[TALLY_KEY_ID_LEN], *spki = NULL, *buf;
+	size_t spki_len, len;
+	int64_t now = tally_now();
+
+	assert_int_equal(tally_key_id(f->appliance, kid), 0);
+	assert_int_equal(tally_key_spki(f->appliance, &spki, &spki_len), 0);
+	q.quota_id = (ProtobufCBinaryData){ sizeof(f->quota_id), f->quota_id };
+	q.appliance_key_id = (ProtobufCBinaryData){ sizeof(kid), kid };
+	q.appliance_public_key = (ProtobufCBinaryData){ spki_len, spki };
+	q.product = PRODUCT;
+	q.n_firmware_digests = 1;
+	q.firmware_digests = &fw;
+	q.units = 100;
+	q.not_before = now - 3600;
+	q.not_after = now + 3600;
+	q.issued_at = now - 3600;
+	len = tally__quota__get_packed_size(&q);
+	assert_non_null(buf = malloc(len));
+	tally__quota__pack(&q, buf);
+	free(f->quota_env);
+	f->quota_env = NULL;
+	assert_int_equal(tally_dsse_sign(signer, TALLY_PT_QUOTA, buf, len,
+	    &f->quota_env, &f->quota_len), 0);
+	free(buf);
+	OPENSSL_free(spki);
+}
+
+/* A bundle: f's quota plus a token for uid naming digest, signed by signer. */
+static void
+make_bundle(struct fx *f, const char *uid, const uint8_t digest[32],
+    EVP_PKEY *signer, uint8_t **out, size_t *out_len)
+{
+	Tally__Token t = TALLY__TOKEN__INIT;
+	Tally__TokenBundle b = TALLY__TOKEN_BUNDLE__INIT;
+	uint8_t kid[TALLY_KEY_ID_LEN], jig_id[32], nonce[32], *spki = NULL;
+	uint8_t *buf, *env = NULL;
+	size_t spki_len, len, env_len;
+
+	assert_int_equal(tally_key_id(f->appliance, kid), 0);
+	assert_int_equal(tally_key_spki(f->appliance, &spki, &spki_len), 0);
+	assert_int_equal(RAND_bytes(jig_id, sizeof(jig_id)), 1);
+	assert_int_equal(RAND_bytes(nonce, sizeof(nonce)), 1);
+	t.log_index = 17;
+	t.quota_id = (ProtobufCBinaryData){ sizeof(f->quota_id), f->quota_id };
+	t.appliance_key_id = (ProtobufCBinaryData){ sizeof(kid), kid };
+	t.product = PRODUCT;
+	t.device_uid = (ProtobufCBinaryData){ strlen(uid), (uint8_t *)uid };
+	t.serial_number = 1001;
+	t.firmware_digest = (ProtobufCBinaryData){ TALLY_DIGEST_LEN, (uint8_t *)digest };
+	t.jig_key_id = (ProtobufCBinaryData){ sizeof(jig_id), jig_id };
+	t.issued_at = tally_now();
+	t.nonce = (ProtobufCBinaryData){ sizeof(nonce), nonce };
+	len = tally__token__get_packed_size(&t);
+	assert_non_null(buf = malloc(len));
+	tally__token__pack(&t, buf);
+	assert_int_equal(tally_dsse_sign(signer, TALLY_PT_TOKEN, buf, len, &env,
+	    &env_len), 0);
+	free(buf);
+	b.quota = (ProtobufCBinaryData){ f->quota_len, f->quota_env };
+	b.token = (ProtobufCBinaryData){ env_len, env };
+	b.appliance_public_key = (ProtobufCBinaryData){ spki_len, spki };
+	*out_len = tally__token_bundle__get_packed_size(&b);
+	assert_non_null(*out = malloc(*out_len));
+	tally__token_bundle__pack(&b, *out);
+	free(env);
+	OPENSSL_free(spki);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	assert_int_equal(tally_key_generate(TALLY_KEY_P256, &f->oem), 0);
+	assert_int_equal(tally_key_generate(TALLY_KEY_ED25519, &f->appliance), 0);
+	assert_int_equal(tally_key_generate(TALLY_KEY_ED25519, &f->other), 0);
+	assert_int_equal(RAND_bytes(f->quota_id, sizeof(f->quota_id)), 1);
+	assert_int_equal(RAND_bytes(f->fw, sizeof(f->fw)), 1);
+	sha256(f->fw, sizeof(f->fw), f->fw_digest);
+	make_quota(f, f->oem);
+	assert_int_equal(simdut_new((const uint8_t *)UID, strlen(UID), PRODUCT,
+	    f->oem, &f->sd), 0);
+	simdut_transport(f->sd, &f->dut);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	jig_dut_close(&f->dut);
+	EVP_PKEY_free(f->oem);
+	EVP_PKEY_free(f->appliance);
+	EVP_PKEY_free(f->other);
+	free(f->quota_env);
+	free(f);
+	return 0;
+}
+
+static enum jig_dut_verdict
+write_bundle(struct fx *f, const uint8_t *b, size_t len)
+{
+	enum jig_dut_verdict v = JIG_DUT_FLASH_ERROR;
+
+	assert_int_equal(f->dut.ops->write_bundle(f->dut.ctx, b, len, &v), 0);
+	return v;
+}
+
+static enum jig_dut_verdict
+download(struct fx *f, const uint8_t *img, size_t len)
+{
+	enum jig_dut_verdict v = JIG_DUT_FLASH_ERROR;
+
+	assert_int_equal(f->dut.ops->download_firmware(f->dut.ctx, img, len, &v), 0);
+	return v;
+}
+
+static enum jig_dut_state
+state_of(struct fx *f)
+{
+	enum jig_dut_state st = JIG_DUT_REJECTED;
+
+	assert_int_equal(f->dut.ops->read_state(f->dut.ctx, &st), 0);
+	assert_int_equal(st, simdut_state(f->sd));
+	return st;
+}
+
+static void
+test_identity(void **state)
+{
+	struct fx *f = *state;
+	struct jig_dut_identity id;
+
+	assert_int_equal(f->dut.ops->read_identity(f->dut.ctx, &id), 0);
+	assert_int_equal(id.uid_len, strlen(UID));
+	assert_memory_equal(id.uid, UID, strlen(UID));
+	assert_string_equal(id.product, PRODUCT);
+	assert_int_equal(id.state, JIG_DUT_BLANK);
+	assert_null(f->dut.ops->attest);
+}
+
+static void
+test_valid_bundle_and_firmware(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *b;
+	size_t len;
+
+	make_bundle(f, UID, f->fw_digest, f->appliance, &b, &len);
+	assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+	assert_int_equal(state_of(f), JIG_DUT_TOKEN_ACCEPTED);
+	assert_int_equal(simdut_token_index(f->sd), 17);
+	assert_int_equal(download(f, f->fw, sizeof(f->fw)), JIG_DUT_OK);
+	assert_int_equal(state_of(f), JIG_DUT_PROGRAMMED);
+	/* A retry after a flash: the same bundle and image again. */
+	assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+	assert_int_equal(download(f, f->fw, sizeof(f->fw)), JIG_DUT_OK);
+	assert_int_equal(state_of(f), JIG_DUT_PROGRAMMED);
+	free(b);
+}
+
+static void
+test_bundle_for_other_uid(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *b;
+	size_t len;
+
+	make_bundle(f, "STR-0002", f->fw_digest, f->appliance, &b, &len);
+	assert_int_equal(write_bundle(f, b, len), JIG_DUT_WRONG_DEVICE);
+	assert_int_equal(state_of(f), JIG_DUT_REJECTED);
+	assert_int_equal(simdut_token_index(f->sd), 0);
+	/* Nothing was accepted, so no firmware either. */
+	assert_int_equal(download(f, f->fw, sizeof(f->fw)), JIG_DUT_NO_TOKEN);
+	assert_int_equal(state_of(f), JIG_DUT_REJECTED);
+	free(b);
+}
+
+static void
+test_token_by_other_key(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *b;
+	size_t len;
+
+	make_bundle(f, UID, f->fw_digest, f->other, &b, &len);
+	assert_int_equal(write_bundle(f, b, len), JIG_DUT_BAD_SIGNATURE);
+	assert_int_equal(state_of(f), JIG_DUT_REJECTED);
+	assert_int_equal(download(f, f->fw, sizeof(f->fw)), JIG_DUT_NO_TOKEN);
+	free(b);
+}
+
+static void
+test_quota_by_other_oem(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *b;
+	size_t len;
+
+	make_quota(f, f->other);
+	make_bundle(f, UID, f->fw_digest, f->appliance, &b, &len);
+	assert_int_equal(write_bundle(f, b, len), JIG_DUT_BAD_SIGNATURE);
+	assert_int_equal(state_of(f), JIG_DUT_REJECTED);
+	free(b);
+}
+
+static void
+test_firmware_with_other_digest(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *b, other[sizeof(f->fw)];
+	size_t len;
+
+	make_bundle(f, UID, f->fw_digest, f->appliance, &b, &len);
+	assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+	memcpy(other, f->fw, sizeof(other));
+	other[100] ^= 1;
+	assert_int_equal(download(f, other, sizeof(other)), JIG_DUT_WRONG_FIRMWARE);
+	assert_int_equal(state_of(f), JIG_DUT_REJECTED);
+	free(b);
+}
+
+static void
+test_firmware_before_bundle(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(download(f, f->fw, sizeof(f->fw)), JIG_DUT_NO_TOKEN);
+	assert_int_equal(state_of(f), JIG_DUT_BLANK);
+}
+
+static void
+test_garbage_and_truncated(void **state)
+{
+	struct fx *f = *state;
+	uint8_t junk[64], *b;
+	size_t len;
+	enum jig_dut_verdict v;
+
+	memset(junk, 0xa5, sizeof(junk));
+	v = write_bundle(f, junk, sizeof(junk));
+	assert_true(v == JIG_DUT_MALFORMED);
+	make_bundle(f, UID, f->fw_digest, f->appliance, &b, &len);
+	v = write_bundle(f, b, len / 2);
+	assert_int_not_equal(v, JIG_DUT_OK);
+	assert_int_equal(state_of(f), JIG_DUT_REJECTED);
+	/* A bundle refused after a good one takes the good one away. */
+	assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+	assert_int_equal(write_bundle(f, junk, sizeof(junk)), JIG_DUT_MALFORMED);
+	assert_int_equal(download(f, f->fw, sizeof(f->fw)), JIG_DUT_NO_TOKEN);
+	free(b);
+}
+
+static void
+test_new_refuses_bad_input(void **state)
+{
+	struct fx *f = *state;
+	struct simdut *d = NULL;
+	uint8_t big[TALLY_UID_MAX + 1] = { 0 };
+
+	assert_int_equal(simdut_new(big, 0, PRODUCT, f->oem, &d), TALLY_ERR_INVALID);
+	assert_int_equal(simdut_new(big, sizeof(big), PRODUCT, f->oem, &d),
+	    TALLY_ERR_INVALID);
+	assert_int_equal(simdut_new(big, 1, "bad\nproduct", f->oem, &d),
+	    TALLY_ERR_INVALID);
+	assert_int_equal(simdut_new(big, 1, PRODUCT, NULL, &d), TALLY_ERR_INVALID);
+	assert_null(d);
+}
+
+static void
+test_source(void **state)
+{
+	struct fx *f = *state;
+	struct jig_dut_source src = { 0 };
+	struct jig_dut dut = { 0 };
+	struct jig_dut_identity id;
+	char want[16];
+	unsigned i;
+
+	assert_int_equal(simdut_source("STR", 3, PRODUCT, f->oem, &src), 0);
+	for (i = 1; i <= 3; i++) {
+		assert_int_equal(src.next(src.ctx, &dut), 0);
+		assert_int_equal(dut.ops->read_identity(dut.ctx, &id), 0);
+		assert_int_equal(simdut_uid_name("STR", i, want, sizeof(want)), 8);
+		assert_int_equal(id.uid_len, strlen(want));
+		assert_memory_equal(id.uid, want, id.uid_len);
+		jig_dut_close(&dut);
+	}
+	assert_string_equal(want, "STR-0003");
+	assert_int_equal(src.next(src.ctx, &dut), TALLY_ERR_NOT_FOUND);
+	src.close(src.ctx);
+	assert_int_equal(simdut_source("", 3, PRODUCT, f->oem, &src), TALLY_ERR_INVALID);
+}
+
+int
+main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_identity),
+		T(test_valid_bundle_and_firmware),
+		T(test_bundle_for_other_uid),
+		T(test_token_by_other_key),
+		T(test_quota_by_other_oem),
+		T(test_firmware_with_other_digest),
+		T(test_firmware_before_bundle),
+		T(test_garbage_and_truncated),
+		T(test_new_refuses_bad_input),
+		T(test_source),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
