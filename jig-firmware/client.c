@@ -121,8 +121,13 @@ tls_start(struct jig_client *c, const uint8_t pin[TALLY_KEY_ID_LEN])
 		tally_log_openssl(__func__, "TLS setup");
 		return TALLY_ERR_CRYPTO;
 	}
-	if ((ret = SSL_connect(c->ssl)) != 1)
+	if ((ret = SSL_connect(c->ssl)) != 1) {
+		if (SSL_get_verify_result(c->ssl) == X509_V_ERR_APPLICATION_VERIFICATION) {
+			ERR_clear_error();
+			return TALLY_ERR_MISMATCH;
+		}
 		return ssl_err(c, ret, "TLS handshake with the appliance");
+	}
 	if (tally_tls_peer_key_id(c->ssl, peer) != 0 ||
 	    CRYPTO_memcmp(peer, pin, TALLY_KEY_ID_LEN) != 0)
 		return TALLY_ERR_MISMATCH;
@@ -130,20 +135,23 @@ tls_start(struct jig_client *c, const uint8_t pin[TALLY_KEY_ID_LEN])
 }
 
 int
-jig_client_connect(const char *host, uint16_t port, const char *cert_file,
-    EVP_PKEY *key, const uint8_t pin[TALLY_KEY_ID_LEN], struct jig_client **out)
+jig_client_connect_ctx(const char *host, uint16_t port, SSL_CTX *ctx,
+    const uint8_t pin[TALLY_KEY_ID_LEN], struct jig_client **out)
 {
 	struct jig_client *c;
 	int r;
 
-	if (host == NULL || host[0] == '\0' || port == 0)
+	if (host == NULL || host[0] == '\0' || port == 0 || ctx == NULL)
 		return TALLY_ERR_INVALID;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return TALLY_ERR_NOMEM;
 	c->fd = -1;
 	c->next_id = 1;
-	if ((r = tally_tls_client_ctx(cert_file, key, pin, &c->ctx)) != 0)
-		goto out;
+	if (SSL_CTX_up_ref(ctx) != 1) {
+		free(c);
+		return TALLY_ERR_CRYPTO;
+	}
+	c->ctx = ctx;
 	if ((r = tcp_connect(host, port, &c->fd)) != 0)
 		goto out;
 	if ((r = tls_start(c, pin)) != 0)
@@ -155,6 +163,22 @@ jig_client_connect(const char *host, uint16_t port, const char *cert_file,
 		c->broken = 1;
 		jig_client_close(c);
 	}
+	return r;
+}
+
+int
+jig_client_connect(const char *host, uint16_t port, const char *cert_file,
+    EVP_PKEY *key, const uint8_t pin[TALLY_KEY_ID_LEN], struct jig_client **out)
+{
+	SSL_CTX *ctx = NULL;
+	int r;
+
+	if (host == NULL || host[0] == '\0' || port == 0)
+		return TALLY_ERR_INVALID;
+	if ((r = tally_tls_client_ctx(cert_file, key, pin, &ctx)) != 0)
+		return r;
+	r = jig_client_connect_ctx(host, port, ctx, pin, out);
+	SSL_CTX_free(ctx);
 	return r;
 }
 

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include "jig.pb-c.h"
 #include "key.h"
 
@@ -59,13 +60,22 @@ struct jig_refusal {
  * appliance key ID); this is checked by the TLS context and again after
  * the handshake. *out: jig_client_close.
  * Errors: TALLY_ERR_INVALID (host empty, port 0), TALLY_ERR_NOT_FOUND
- * (name does not resolve), TALLY_ERR_IO (connection refused or reset),
+ * (name does not resolve), TALLY_ERR_IO (connection refused or reset, or
+ * cert_file unreadable),
  * TALLY_ERR_TIMEOUT, TALLY_ERR_KEY (key does not match the certificate),
  * TALLY_ERR_CRYPTO (handshake failed: the alert is logged),
  * TALLY_ERR_MISMATCH (the appliance's key is not the pinned one),
  * TALLY_ERR_NOMEM. */
 int jig_client_connect(const char *host, uint16_t port, const char *cert_file,
     EVP_PKEY *key, const uint8_t pin[TALLY_KEY_ID_LEN], struct jig_client **out);
+
+/* As jig_client_connect, with a client context made once by
+ * tally_tls_client_ctx (ctx is not taken: a reference is held while
+ * connected), so that reconnecting does not reload the certificate.
+ * pin must be the one ctx was made with. Same errors, but not
+ * TALLY_ERR_KEY; TALLY_ERR_INVALID also for ctx NULL. */
+int jig_client_connect_ctx(const char *host, uint16_t port, SSL_CTX *ctx,
+    const uint8_t pin[TALLY_KEY_ID_LEN], struct jig_client **out);
 
 /* Sets the send and receive timeout to seconds (1..3600) for later calls.
  * Returns 0, TALLY_ERR_INVALID or TALLY_ERR_IO. */

@@ -38,8 +38,8 @@ connect_once(const struct jig_setup *s, struct jig_client **out,
 	char code[32];
 	int r;
 
-	r = jig_client_connect(s->cfg.host, s->cfg.port, s->cfg.certificate,
-	    s->jig_key, s->cfg.appliance_key_id, &c);
+	r = jig_client_connect_ctx(s->cfg.host, s->cfg.port, s->tls,
+	    s->cfg.appliance_key_id, &c);
 	if (r == 0)
 		r = jig_client_set_timeout(c, s->cfg.timeout_s);
 	if (r == 0)
@@ -49,6 +49,9 @@ connect_once(const struct jig_setup *s, struct jig_client **out,
 		    s->cfg.host, (unsigned)s->cfg.port,
 		    jig_error_name(ref.code, code, sizeof(code)), ref.message);
 		r = TALLY_ERR_PERM;
+	} else if (r == TALLY_ERR_MISMATCH) {
+		snprintf(errmsg, cap, "appliance %s:%u: its key is not the "
+		    "pinned appliance_key_id", s->cfg.host, (unsigned)s->cfg.port);
 	} else if (r != 0) {
 		snprintf(errmsg, cap, "appliance %s:%u: %s", s->cfg.host,
 		    (unsigned)s->cfg.port, tally_strerror(r));

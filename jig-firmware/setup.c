@@ -7,6 +7,7 @@
 #include "err.h"
 #include "key.h"
 #include "setup.h"
+#include "tls.h"
 #include "util.h"
 
 static int
@@ -62,6 +63,13 @@ jig_setup_load(const char *path, int for_units, struct jig_setup *s,
 		snprintf(errmsg, cap, "jig key %s: %s", s->cfg.key, tally_strerror(r));
 		return r;
 	}
+	if ((r = tally_tls_client_ctx(s->cfg.certificate, s->jig_key,
+	    s->cfg.appliance_key_id, &s->tls)) != 0) {
+		snprintf(errmsg, cap, "certificate %s with key %s: %s",
+		    s->cfg.certificate, s->cfg.key, r == TALLY_ERR_KEY ?
+		    "the key does not match the certificate" : tally_strerror(r));
+		return r;
+	}
 	if (for_units && s->cfg.have_simulate &&
 	    (r = tally_key_load_public(s->cfg.oem_root, &s->oem_root)) != 0) {
 		snprintf(errmsg, cap, "OEM root key %s: %s", s->cfg.oem_root,
@@ -77,6 +85,7 @@ jig_setup_load(const char *path, int for_units, struct jig_setup *s,
 void
 jig_setup_free(struct jig_setup *s)
 {
+	SSL_CTX_free(s->tls);
 	EVP_PKEY_free(s->jig_key);
 	EVP_PKEY_free(s->oem_root);
 	free(s->firmware);
