@@ -1,0 +1,122 @@
+/* reconcile_uid.c - device UIDs with more than one token, inside one export
+ * and across exports. Tokens are sorted by UID, then equal runs compared. */
+#include <stdlib.h>
+#include <string.h>
+#include "err.h"
+#include "reconcile_int.h"
+#include "util.h"
+
+struct uid_ref {
+	const struct oem_token_rec *tok;
+	size_t result;               /* which result it belongs to */
+};
+
+static int
+uid_cmp(const struct oem_token_rec *a, const struct oem_token_rec *b)
+{
+	if (a->uid_len != b->uid_len)
+		return a->uid_len < b->uid_len ? -1 : 1;
+	return memcmp(a->uid, b->uid, a->uid_len);
+}
+
+/* Order: UID, then result, then log index, so the first of a run is the
+ * earliest token of that UID. */
+static int
+ref_cmp(const void *pa, const void *pb)
+{
+	const struct uid_ref *a = pa, *b = pb;
+	int c = uid_cmp(a->tok, b->tok);
+
+	if (c != 0)
+		return c;
+	if (a->result != b->result)
+		return a->result < b->result ? -1 : 1;
+	return a->tok->index < b->tok->index ? -1 : a->tok->index > b->tok->index;
+}
+
+static int
+collect(struct oem_reconcile_result *res, size_t n, struct uid_ref **out, size_t *count)
+{
+	struct uid_ref *refs;
+	size_t i, k, total = 0;
+
+	for (i = 0; i < n; i++)
+		total += res[i].n_tokens;
+	*out = NULL;
+	*count = total;
+	if (total == 0)
+		return 0;
+	if ((refs = calloc(total, sizeof(*refs))) == NULL)
+		return TALLY_ERR_NOMEM;
+	for (i = 0, total = 0; i < n; i++)
+		for (k = 0; k < res[i].n_tokens; k++) {
+			refs[total].tok = &res[i].tokens[k];
+			refs[total++].result = i;
+		}
+	qsort(refs, total, sizeof(*refs), ref_cmp);
+	*out = refs;
+	return 0;
+}
+
+int
+rc_duplicate_uids(struct oem_reconcile_result *res)
+{
+	struct uid_ref *refs;
+	char hex[2 * TALLY_UID_MAX + 1];
+	size_t i, n, first = 0;
+	int r;
+
+	if ((r = collect(res, 1, &refs, &n)) != 0)
+		return r;
+	for (i = 1; i < n && r == 0; i++) {
+		if (uid_cmp(refs[first].tok, refs[i].tok) != 0) {
+			first = i;
+			continue;
+		}
+		tally_hex(refs[i].tok->uid, refs[i].tok->uid_len, hex);
+		r = oem_anomaly_add(res, OEM_ANOM_DUPLICATE_UID, refs[i].tok->index,
+		    "device UID %s already has the token at entry %llu", hex,
+		    (unsigned long long)refs[first].tok->index);
+	}
+	free(refs);
+	return r;
+}
+
+/* Two tokens of one UID in different results are the same token only when
+ * both exports come from one appliance and name the same log index. */
+static int
+same_token(const struct oem_reconcile_result *res, const struct uid_ref *a,
+    const struct uid_ref *b)
+{
+	return a->tok->index == b->tok->index &&
+	    memcmp(res[a->result].appliance_key_id, res[b->result].appliance_key_id,
+	    TALLY_KEY_ID_LEN) == 0;
+}
+
+int
+oem_reconcile_cross(struct oem_reconcile_result *res, size_t n)
+{
+	struct uid_ref *refs;
+	char hex[2 * TALLY_UID_MAX + 1];
+	size_t i, cnt, first = 0;
+	int r;
+
+	if ((r = collect(res, n, &refs, &cnt)) != 0)
+		return r;
+	for (i = 1; i < cnt && r == 0; i++) {
+		if (uid_cmp(refs[first].tok, refs[i].tok) != 0) {
+			first = i;
+			continue;
+		}
+		if (refs[i].result == refs[first].result || same_token(res, &refs[first], &refs[i]))
+			continue;
+		tally_hex(refs[i].tok->uid, refs[i].tok->uid_len, hex);
+		r = oem_anomaly_add(&res[refs[i].result], OEM_ANOM_DUPLICATE_UID,
+		    refs[i].tok->index, "device UID %s also has a token in export %zu "
+		    "(appliance origin %s, entry %llu)", hex, refs[first].result + 1,
+		    res[refs[first].result].origin,
+		    (unsigned long long)refs[first].tok->index);
+	}
+	free(refs);
+	return r;
+}
