@@ -1,0 +1,289 @@
+/*
+ * main.c - tallyd: the appliance daemon (DESIGN.md §5).
+ *
+ *   tallyd -c CONFIG [--foreground] [--check-config]
+ *
+ * Exit status: 0 stopped cleanly (or configuration valid), 1 failed while
+ * starting or running, 2 usage or configuration error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openssl/evp.h>
+
+#include "config.h"
+#include "control.h"
+#include "daemon.h"
+#include "err.h"
+#include "key.h"
+#include "listener.h"
+#include "log.h"
+#include "session.h"
+#include "store.h"
+#include "tls.h"
+#include "util.h"
+#include "writer.h"
+
+struct args {
+	const char *config;
+	int foreground;
+	int check;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: tallyd -c CONFIG [--foreground] [--check-config]\n"
+	    "  -c, --config FILE    configuration file (INI, section [tallyd])\n"
+	    "  -f, --foreground     stay in the foreground (as under systemd)\n"
+	    "  -n, --check-config   validate the configuration and exit\n"
+	    "  -h, --help           this text\n"
+	    "exit status: 0 ok, 1 failed to start or run, 2 usage or configuration error\n");
+}
+
+static int
+parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "check-config", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "c:fnh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': a->config = optarg; break;
+		case 'f': a->foreground = 1; break;
+		case 'n': a->check = 1; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind != argc || a->config == NULL) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+resolve_group(const char *name, gid_t *gid)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || res == NULL)
+		return TALLY_ERR_NOT_FOUND;
+	*gid = gr.gr_gid;
+	return 0;
+}
+
+/* Loads the appliance key; a plain path (no URI scheme) that does not
+ * exist yet gets a new key of cfg->key_type, written with mode 0600. */
+static int
+load_key(const struct tallyd_config *cfg, EVP_PKEY **out)
+{
+	EVP_PKEY *k = NULL;
+	int r;
+
+	if (strchr(cfg->key, ':') == NULL && access(cfg->key, F_OK) != 0 && errno == ENOENT) {
+		if ((r = tally_key_generate(cfg->key_type, &k)) != 0 ||
+		    (r = tally_key_write_private(k, cfg->key)) != 0) {
+			log_tally_err(r, "creating the appliance key %s", cfg->key);
+			EVP_PKEY_free(k);
+			return r;
+		}
+		EVP_PKEY_free(k);
+		log_info("created a new %s appliance key in %s",
+		    cfg->key_type == TALLY_KEY_ED25519 ? "Ed25519" : "P-256", cfg->key);
+	}
+	if ((r = tally_key_load(cfg->key, out)) != 0)
+		log_tally_err(r, "appliance key %s", cfg->key);
+	return r;
+}
+
+static int
+load_keys(struct tallyd *d)
+{
+	int r;
+
+	if ((r = load_key(d->cfg, &d->key)) != 0)
+		return r;
+	if ((r = tally_key_id(d->key, d->key_id)) != 0 ||
+	    (r = tally_key_spki(d->key, &d->spki, &d->spki_len)) != 0) {
+		log_tally_err(r, "appliance key");
+		return r;
+	}
+	if ((r = tally_key_load_public(d->cfg->oem_root, &d->oem_root)) != 0)
+		log_tally_err(r, "OEM root public key %s", d->cfg->oem_root);
+	return r;
+}
+
+static int
+open_store(struct tallyd *d)
+{
+	int r;
+
+	if (mkdir(d->cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+		log_err("data_dir %s: %s", d->cfg->data_dir, strerror(errno));
+		return TALLY_ERR_IO;
+	}
+	if ((r = store_open(d->cfg->data_dir, (size_t)d->cfg->map_size_mb << 20, &d->store)) != 0)
+		log_tally_err(r, "opening the store in %s", d->cfg->data_dir);
+	else if ((r = writer_start(d->store, d->key, d->oem_root, d->cfg->jig_ca, d->base,
+	    &d->writer)) != 0)
+		log_tally_err(r, "starting the writer");
+	return r;
+}
+
+static int
+open_sockets(struct tallyd *d)
+{
+	int r;
+
+	if ((r = tally_tls_server_ctx(d->key, d->cfg->jig_ca, &d->tls)) != 0) {
+		tally_log_openssl(__func__, "TLS server context");
+		log_tally_err(r, "TLS context (jig_ca %s)", d->cfg->jig_ca);
+		return r;
+	}
+	if ((r = session_table_init(&d->sessions, d->cfg->max_connections)) != 0)
+		return r;
+	if ((r = listener_start(d, &d->listener)) != 0) {
+		log_tally_err(r, "listen %s: %s", d->cfg->listen, strerror(errno));
+		return r;
+	}
+	if ((r = control_start(d, &d->control)) != 0) {
+		log_tally_err(r, "control socket %s: %s", d->cfg->control_socket, strerror(errno));
+		return r;
+	}
+	log_info("listening on %s", d->listen_addr);
+	log_info("control socket %s (group %s)", d->cfg->control_socket, d->cfg->control_group);
+	return 0;
+}
+
+static void
+signal_cb(evutil_socket_t sig, short events, void *arg)
+{
+	struct tallyd *d = arg;
+
+	(void)events;
+	d->stop_reason = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+	log_info("%s: stopping", d->stop_reason);
+	event_base_loopexit(d->base, NULL);
+}
+
+static void
+teardown(struct tallyd *d)
+{
+	listener_stop(d->listener);
+	control_stop(d->control);
+	session_table_free(d);
+	if (d->writer != NULL)
+		writer_stop(d->writer, d->stop_reason != NULL ? d->stop_reason : "shutdown");
+	store_close(d->store);
+	SSL_CTX_free(d->tls);
+	OPENSSL_free(d->spki);
+	EVP_PKEY_free(d->key);
+	EVP_PKEY_free(d->oem_root);
+	if (d->base != NULL)
+		event_base_free(d->base);
+}
+
+static int
+run(const struct tallyd_config *cfg)
+{
+	struct tallyd d = { .cfg = cfg };
+	struct event *sigterm = NULL, *sigint = NULL;
+	int rc = 1;
+
+	d.started_at = tally_now();
+	if (resolve_group(cfg->control_group, &d.control_gid) != 0) {
+		log_err("control_group %s: no such group", cfg->control_group);
+		return 2;
+	}
+	if (evthread_use_pthreads() != 0 || (d.base = event_base_new()) == NULL) {
+		log_err("cannot create the event loop");
+		goto out;
+	}
+	if (load_keys(&d) != 0 || open_store(&d) != 0 || open_sockets(&d) != 0)
+		goto out;
+	sigterm = evsignal_new(d.base, SIGTERM, signal_cb, &d);
+	sigint = evsignal_new(d.base, SIGINT, signal_cb, &d);
+	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
+	    evsignal_add(sigint, NULL) != 0)
+		goto out;
+	if (event_base_dispatch(d.base) < 0)
+		log_err("event loop failed");
+	else
+		rc = 0;
+ out:
+	if (sigterm != NULL)
+		event_free(sigterm);
+	if (sigint != NULL)
+		event_free(sigint);
+	teardown(&d);
+	if (rc == 0)
+		log_info("stopped");
+	return rc;
+}
+
+/* --check-config: the file parsed; also the files it names must be usable. */
+static int
+check_config(const struct tallyd_config *cfg, const char *path)
+{
+	EVP_PKEY *oem = NULL;
+	gid_t gid;
+	int r;
+
+	if ((r = tally_key_load_public(cfg->oem_root, &oem)) != 0) {
+		fprintf(stderr, "tallyd: %s: oem_root %s: %s\n", path, cfg->oem_root, tally_strerror(r));
+		return 2;
+	}
+	EVP_PKEY_free(oem);
+	if (access(cfg->jig_ca, R_OK) != 0) {
+		fprintf(stderr, "tallyd: %s: jig_ca %s: %s\n", path, cfg->jig_ca, strerror(errno));
+		return 2;
+	}
+	if (resolve_group(cfg->control_group, &gid) != 0) {
+		fprintf(stderr, "tallyd: %s: control_group %s: no such group\n", path,
+		    cfg->control_group);
+		return 2;
+	}
+	fprintf(stderr, "tallyd: %s: configuration OK\n", path);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct tallyd_config cfg;
+	struct args a = { 0 };
+	char err[512];
+
+	if (parse_args(argc, argv, &a) != 0)
+		return 2;
+	if (config_load(a.config, &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "tallyd: %s\n", err);
+		return 2;
+	}
+	if (a.check)
+		return check_config(&cfg, a.config);
+	signal(SIGPIPE, SIG_IGN);
+	if (!a.foreground && daemon(0, 1) != 0) {
+		fprintf(stderr, "tallyd: cannot detach: %s\n", strerror(errno));
+		return 1;
+	}
+	return run(&cfg);
+}
