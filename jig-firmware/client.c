@@ -56,7 +56,7 @@ tcp_connect(const char *host, uint16_t port, int *fdp)
 	    .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG };
 	struct addrinfo *res = NULL, *ai;
 	char serv[8];
-	int fd = -1, one = 1, r = TALLY_ERR_IO;
+	int fd = -1, one = 1, r = TALLY_ERR_IO, saved = ECONNREFUSED;
 
 	snprintf(serv, sizeof(serv), "%u", (unsigned)port);
 	if (getaddrinfo(host, serv, &hints, &res) != 0)
@@ -70,13 +70,16 @@ tcp_connect(const char *host, uint16_t port, int *fdp)
 		    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0 &&
 		    connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
-		r = errno_err(errno);
+		saved = errno;
+		r = errno_err(saved);
 		close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(res);
-	if (fd < 0)
+	if (fd < 0) {
+		errno = saved;  /* for the caller's message */
 		return r;
+	}
 	*fdp = fd;
 	return 0;
 }

@@ -61,7 +61,7 @@ struct jig_refusal {
  * the handshake. *out: jig_client_close.
  * Errors: TALLY_ERR_INVALID (host empty, port 0), TALLY_ERR_NOT_FOUND
  * (name does not resolve), TALLY_ERR_IO (connection refused or reset, or
- * cert_file unreadable),
+ * cert_file unreadable; errno says which),
  * TALLY_ERR_TIMEOUT, TALLY_ERR_KEY (key does not match the certificate),
  * TALLY_ERR_CRYPTO (handshake failed: the alert is logged),
  * TALLY_ERR_MISMATCH (the appliance's key is not the pinned one),

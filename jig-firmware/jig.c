@@ -268,7 +268,7 @@ stage_report(struct jig_client *c, struct jig_unit *u)
 }
 
 static int
-stage_identity(struct jig_dut *dut, struct jig_unit *u)
+stage_identity(const struct jig_params *p, struct jig_dut *dut, struct jig_unit *u)
 {
 	int r;
 
@@ -280,6 +280,11 @@ stage_identity(struct jig_dut *dut, struct jig_unit *u)
 		return 0;
 	}
 	unit_name(u);
+	if (u->id.product[0] != '\0' && strcmp(u->id.product, p->product) != 0) {
+		unit_fail(u, "DUT is a %s, this jig programs %s", u->id.product,
+		    p->product);
+		return 0;
+	}
 	u->stage = JIG_STAGE_ISSUE;
 	return 0;
 }
@@ -293,7 +298,7 @@ jig_program(struct jig_client *c, const struct jig_params *p,
 	while (r == 0 && u->stage != JIG_STAGE_DONE) {
 		switch (u->stage) {
 		case JIG_STAGE_IDENTITY:
-			r = stage_identity(dut, u);
+			r = stage_identity(p, dut, u);
 			break;
 		case JIG_STAGE_ISSUE:
 			r = stage_issue(c, p, dut, u);

@@ -1,4 +1,5 @@
 /* run.c - connecting with retries and serving a batch of DUTs, see run.h. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +41,11 @@ connect_once(const struct jig_setup *s, struct jig_client **out,
 
 	r = jig_client_connect_ctx(s->cfg.host, s->cfg.port, s->tls,
 	    s->cfg.appliance_key_id, &c);
+	if (r == TALLY_ERR_IO) {
+		snprintf(errmsg, cap, "appliance %s:%u: %s", s->cfg.host,
+		    (unsigned)s->cfg.port, strerror(errno));
+		return r;
+	}
 	if (r == 0)
 		r = jig_client_set_timeout(c, s->cfg.timeout_s);
 	if (r == 0)
