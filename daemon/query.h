@@ -19,15 +19,19 @@ struct store;
 int query_hello(struct store *st, struct tally_arena *a, Tally__HelloResponse *out);
 
 /* Status fields that come from the store (log_size, tokens_issued, quotas,
- * appliance_key_id, storage_full). The caller fills listen, version,
- * started_at and jig_connections. */
+ * appliance_key_id, storage_full). The caller initialises out
+ * (tally__status_response__init) and fills listen, version, started_at and
+ * jig_connections; only the fields above are set here. The other queries
+ * initialise their out themselves. */
 int query_status(struct store *st, struct tally_arena *a, Tally__StatusResponse *out);
 
 int query_identity(struct store *st, struct tally_arena *a, Tally__IdentityResponse *out);
 int query_quota_list(struct store *st, struct tally_arena *a, Tally__QuotaListResponse *out);
 int query_jig_list(struct store *st, struct tally_arena *a, Tally__JigListResponse *out);
 
-/* Every token issued to uid (1..64 bytes). TALLY_ERR_NOT_FOUND when none. */
+/* Every token issued to uid (1..64 bytes), one per quota, with its log
+ * index. TALLY_ERR_NOT_FOUND when none, TALLY_ERR_INVALID for a uid
+ * length outside 1..64. */
 int query_token_show(struct store *st, const uint8_t *uid, size_t uid_len,
     struct tally_arena *a, Tally__TokenShowResponse *out);
 
@@ -37,7 +41,8 @@ int query_checkpoint(struct store *st, struct tally_arena *a, Tally__CheckpointR
 /* Streaming read of log entries [first, first+count), for exports:
  * calls emit(arg, index, entry bytes, len) per entry inside one read
  * transaction; emit returns 0 to go on or a negative code to stop with it.
- * TALLY_ERR_NOT_FOUND if an index is missing. */
+ * TALLY_ERR_NOT_FOUND if an index is missing, TALLY_ERR_INVALID if
+ * first + count overflows. count == 0 returns 0 at once. */
 int query_log_range(struct store *st, uint64_t first, uint64_t count,
     int (*emit)(void *arg, uint64_t index, const uint8_t *entry, size_t len), void *arg);
 

@@ -97,8 +97,10 @@ void wreq_free(struct wreq *r);
  * oem_root verifies quotas; jig_ca_file is the PEM CA jig certificates
  * must chain to. base is the loop's event_base (pthreads enabled with
  * evthread_use_pthreads() before it was made): done() callbacks run there.
- * Appends a Start entry before returning. Errors: TALLY_ERR_NOMEM,
- * TALLY_ERR_STORAGE, TALLY_ERR_STORAGE_FULL, TALLY_ERR_IO (CA file). */
+ * Binds the store to key (store_check_key) and appends a Start entry
+ * before returning. Errors: TALLY_ERR_NOMEM, TALLY_ERR_STORAGE,
+ * TALLY_ERR_STORAGE_FULL, TALLY_ERR_IO (CA file), TALLY_ERR_MISMATCH (the
+ * store belongs to another appliance key), TALLY_ERR_CRYPTO. */
 int writer_start(struct store *st, EVP_PKEY *key, EVP_PKEY *oem_root,
     const char *jig_ca_file, struct event_base *base, struct writer **out);
 
@@ -118,7 +120,22 @@ int writer_jig_status(struct writer *w, const uint8_t id[32]);
 /* Finishes the queue, appends a Stop entry (reason, e.g. "SIGTERM"),
  * commits, joins the thread and frees w. Pending done() callbacks run
  * before it returns if the loop is still dispatching; otherwise they are
- * freed without a call. */
+ * freed without a call. Call it on the loop thread (from a callback) or
+ * after the loop returned: "still dispatching" means that neither
+ * event_base_loopexit nor event_base_loopbreak was called on base since
+ * its loop started. Requests submitted while it stops get INTERNAL. */
 void writer_stop(struct writer *w, const char *reason);
+
+/* Counters since writer_start, for status, metrics and tests. */
+struct writer_stats {
+	uint64_t batches;          /* write transactions run for requests */
+	uint64_t failed_batches;   /* of which aborted (STORAGE_FULL / INTERNAL) */
+	uint64_t requests;         /* requests handed back */
+	uint64_t tokens_issued;    /* new tokens committed (reissues not counted) */
+	uint64_t largest_batch;    /* most requests in one transaction */
+};
+
+/* Copies the counters into *out. Thread-safe. */
+void writer_stats(struct writer *w, struct writer_stats *out);
 
 #endif
