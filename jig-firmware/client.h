@@ -17,7 +17,11 @@
  *   0                    the appliance answered OK;
  *   JIG_CLIENT_REFUSED   (positive) the appliance answered with a typed
  *                        error (Response.error != OK); code and message
- *                        are in *ref; the connection stays usable;
+ *                        are in *ref; the connection stays usable, except
+ *                        after a connection-level refusal (a Response with
+ *                        request_id 0, e.g. JIG_NOT_ENROLLED or JIG_REVOKED
+ *                        sent right after the handshake), after which the
+ *                        appliance closes the link;
  *   a negative tally_err the link failed or the peer broke the protocol;
  *                        the client is then unusable (every later call
  *                        returns TALLY_ERR_CLOSED): close it and reconnect.
@@ -94,7 +98,8 @@ int jig_client_send(struct jig_client *c, Tally__Request *req);
 
 /* Receives the next Response, in arrival order. The frame length is
  * checked (1..TALLY_FRAME_MAX) before the body is read and unpacked; the
- * message is then validated: request_id != 0, message at most
+ * message is then validated: request_id != 0 (or 0 with error != OK and
+ * no body: a connection-level refusal, see above), message at most
  * JIG_RESPONSE_MESSAGE_MAX bytes, and when error == OK a body whose
  * fields have the sizes of proto/jig.proto (HelloResponse: key ID 32
  * bytes, SPKI 1..TALLY_SPKI_MAX, at most JIG_HELLO_PRODUCTS_MAX products

@@ -74,8 +74,10 @@ serve(const struct opts *o, int once)
 	r = jig_run(&s, &src, once ? 1 : 0, stdout, &n, msg, sizeof(msg));
 	if (r != 0)
 		fprintf(stderr, "tally-jig: %s\n", msg);
-	if (r != 0 && n.programmed + n.refused + n.failed == 0)
+	if (r != 0 && n.programmed + n.refused + n.failed == 0) {
+		rc = r == TALLY_ERR_PERM ? 1 : 2;  /* refused, or could not start */
 		goto out;
+	}
 	if (once)
 		rc = n.programmed == 1 ? 0 : 1;
 	else

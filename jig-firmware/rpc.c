@@ -63,7 +63,10 @@ check_issue(const Tally__IssueTokenResponse *it)
 int
 jig_response_check(const Tally__Response *r)
 {
-	if (r->request_id == 0 ||
+	/* request_id 0 only on a connection-level refusal (e.g. JIG_REVOKED
+	 * right after the handshake), which has no body. */
+	if ((r->request_id == 0 && (r->error == TALLY__ERROR_CODE__OK ||
+	    r->body_case != TALLY__RESPONSE__BODY__NOT_SET)) ||
 	    (r->message != NULL && strlen(r->message) > JIG_RESPONSE_MESSAGE_MAX))
 		return TALLY_ERR_INVALID;
 	if (r->error != TALLY__ERROR_CODE__OK)
@@ -123,7 +126,12 @@ roundtrip(struct jig_client *c, Tally__Request *req,
 	if ((r = jig_client_send(c, req)) != 0 ||
 	    (r = jig_client_recv(c, &resp)) != 0)
 		return r;
-	if (resp->request_id != req->request_id ||
+	if (resp->request_id == 0) {
+		/* The appliance refused the connection and closes it. */
+		set_refusal(ref, resp);
+		jig_client_mark_broken(c);
+		r = JIG_CLIENT_REFUSED;
+	} else if (resp->request_id != req->request_id ||
 	    (resp->error == TALLY__ERROR_CODE__OK && resp->body_case != want)) {
 		jig_client_mark_broken(c);
 		r = TALLY_ERR_INVALID;

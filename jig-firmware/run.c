@@ -154,6 +154,15 @@ program_unit(const struct jig_setup *s, struct jig_client **c,
 	}
 }
 
+/* Was this jig itself refused? Then every later unit would be too. */
+static int
+jig_refused(const struct jig_unit *u)
+{
+	return u->outcome == JIG_UNIT_REFUSED &&
+	    (u->refusal.code == TALLY__ERROR_CODE__JIG_REVOKED ||
+	    u->refusal.code == TALLY__ERROR_CODE__JIG_NOT_ENROLLED);
+}
+
 static void
 count(const struct jig_unit *u, struct jig_counts *counts)
 {
@@ -201,6 +210,11 @@ jig_run(const struct jig_setup *s, struct jig_dut_source *src,
 		fprintf(out, "%s\n", line);
 		fflush(out);
 		count(&u, counts);
+		if (r == 0 && jig_refused(&u)) {
+			snprintf(errmsg, cap, "the appliance no longer accepts this "
+			    "jig; stopping");
+			r = TALLY_ERR_PERM;
+		}
 		jig_unit_clear(&u);
 		jig_dut_close(&dut);
 		done++;

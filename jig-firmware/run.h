@@ -40,8 +40,10 @@ void jig_unit_line(const struct jig_unit *u, char *buf, size_t cap);
  * and adding to *counts. When the link drops, reconnects (bounded by the
  * configuration's reconnect_attempts) and resumes the unit in progress.
  * Returns 0 when src ran out or max_units were done; a negative error
- * when the appliance could not be reached (before the first unit, or
- * again after a drop: that unit counts as failed), with errmsg set. */
+ * with errmsg set when the appliance could not be reached (before the
+ * first unit, or again after a drop: that unit counts as failed), or
+ * TALLY_ERR_PERM when it refused this jig (JIG_REVOKED, JIG_NOT_ENROLLED:
+ * the run stops after that unit). */
 int jig_run(const struct jig_setup *s, struct jig_dut_source *src,
     unsigned max_units, FILE *out, struct jig_counts *counts,
     char *errmsg, size_t cap);
