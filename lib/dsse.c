@@ -81,6 +81,24 @@ tally_dsse_sign(EVP_PKEY *key, const char *type, const uint8_t *payload,
 	return r;
 }
 
+int
+tally_dsse_sign_with(struct tally_signer *s, const char *type,
+    const uint8_t *payload, size_t len, uint8_t **env, size_t *envlen)
+{
+	uint8_t sig[TALLY_SIG_MAX], *pae = NULL;
+	size_t paelen, siglen;
+	int r;
+
+	if ((r = tally_dsse_pae(type, payload, len, &pae, &paelen)) != 0 ||
+	    (r = tally_signer_sign(s, pae, paelen, sig, &siglen)) != 0)
+		goto out;
+	r = pack_envelope(type, payload, len, tally_signer_key_id(s), sig, siglen,
+	    env, envlen);
+ out:
+	free(pae);
+	return r;
+}
+
 /* Parse and check sizes and type; need_sig: at least one signature. */
 static int
 parse(const uint8_t *env, size_t envlen, const char *type, int need_sig,

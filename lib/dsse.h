@@ -34,6 +34,12 @@ int tally_dsse_pae(const char *type, const uint8_t *payload, size_t len,
 int tally_dsse_sign(EVP_PKEY *key, const char *type, const uint8_t *payload,
     size_t len, uint8_t **env, size_t *envlen);
 
+/* As tally_dsse_sign, with a signer (key.h) made once: no per-call key
+ * encoding or context setup; for the token hot path. Same errors. */
+struct tally_signer;
+int tally_dsse_sign_with(struct tally_signer *s, const char *type,
+    const uint8_t *payload, size_t len, uint8_t **env, size_t *envlen);
+
 /* Parses a serialized Envelope (at most TALLY_ENVELOPE_MAX bytes), checks
  * its payload_type equals type, and that one of its first
  * TALLY_DSSE_MAX_SIGS signatures has keyid == key ID of pub and verifies.

@@ -73,4 +73,22 @@ int tally_sign(EVP_PKEY *key, const uint8_t *msg, size_t len,
 int tally_verify(EVP_PKEY *key, const uint8_t *msg, size_t len,
     const uint8_t *sig, size_t siglen);
 
+/* A signing context for hot paths (token issuance): the key ID and an
+ * initialised EVP_DigestSign context are computed once, so each signature
+ * costs one context copy and the signature itself. A signer is not
+ * thread-safe: use one per thread. It holds its own reference to key.
+ * tally_signer_new errors: TALLY_ERR_KEY (not P-256 or Ed25519),
+ * TALLY_ERR_CRYPTO, TALLY_ERR_NOMEM. */
+struct tally_signer;
+int tally_signer_new(EVP_PKEY *key, struct tally_signer **out);
+void tally_signer_free(struct tally_signer *s);	/* NULL is a no-op */
+
+/* The signer's key ID (TALLY_KEY_ID_LEN bytes) and key, owned by it. */
+const uint8_t *tally_signer_key_id(const struct tally_signer *s);
+EVP_PKEY *tally_signer_key(const struct tally_signer *s);
+
+/* Same signatures as tally_sign. Errors: TALLY_ERR_CRYPTO. */
+int tally_signer_sign(struct tally_signer *s, const uint8_t *msg, size_t len,
+    uint8_t sig[TALLY_SIG_MAX], size_t *siglen);
+
 #endif

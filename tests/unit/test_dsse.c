@@ -43,6 +43,7 @@ static void
 check_sign_open(enum tally_key_type type)
 {
 	EVP_PKEY *k = NULL, *other = NULL;
+	struct tally_signer *s = NULL;
 	Tally__Envelope *e = NULL;
 	uint8_t *env = NULL, *pae = NULL, id[32];
 	size_t envlen = 0, paelen;
@@ -69,7 +70,18 @@ check_sign_open(enum tally_key_type type)
 	assert_null(e);
 	assert_int_equal(tally_dsse_parse(env, envlen, TALLY_PT_TOKEN, &e), 0);
 	tally__envelope__free_unpacked(e, NULL);
+	e = NULL;
 	free(env);
+	/* The same through a signer made once. */
+	assert_int_equal(tally_signer_new(k, &s), 0);
+	assert_int_equal(tally_dsse_sign_with(s, TALLY_PT_TOKEN, payload, sizeof(payload), &env, &envlen), 0);
+	assert_int_equal(tally_dsse_open(env, envlen, TALLY_PT_TOKEN, k, &e), 0);
+	assert_memory_equal(e->signatures[0]->keyid.data, id, 32);
+	tally__envelope__free_unpacked(e, NULL);
+	free(env);
+	assert_int_equal(tally_dsse_sign_with(s, TALLY_PT_TOKEN, payload, TALLY_PAYLOAD_MAX + 1, &env,
+	    &envlen), TALLY_ERR_TOO_LARGE);
+	tally_signer_free(s);
 	EVP_PKEY_free(k);
 	EVP_PKEY_free(other);
 }

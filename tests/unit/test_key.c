@@ -278,6 +278,41 @@ test_cross_type(void **state)
 	EVP_PKEY_free(ed);
 }
 
+/* The hot-path signer gives signatures the plain verify accepts, many
+ * times over, and carries the key's ID. */
+static void
+test_signer(void **state)
+{
+	const uint8_t msg[] = "token payload";
+	uint8_t sig[TALLY_SIG_MAX], id[32];
+	struct tally_signer *s = NULL;
+	EVP_PKEY *k = NULL, *p384;
+	size_t siglen;
+	int t, i;
+
+	(void)state;
+	for (t = TALLY_KEY_P256; t <= TALLY_KEY_ED25519; t++) {
+		assert_int_equal(tally_key_generate(t, &k), 0);
+		assert_int_equal(tally_signer_new(k, &s), 0);
+		independent_key_id(k, id);
+		assert_memory_equal(tally_signer_key_id(s), id, 32);
+		assert_ptr_equal(tally_signer_key(s), k);
+		EVP_PKEY_free(k);	/* the signer keeps its own reference */
+		for (i = 0; i < 3; i++) {
+			assert_int_equal(tally_signer_sign(s, msg, sizeof(msg) - (size_t)i, sig, &siglen), 0);
+			assert_int_equal(tally_verify(tally_signer_key(s), msg, sizeof(msg) - (size_t)i,
+			    sig, siglen), 0);
+			assert_int_equal(tally_verify(tally_signer_key(s), msg, sizeof(msg), sig, siglen),
+			    i == 0 ? 0 : TALLY_ERR_SIGNATURE);
+		}
+		tally_signer_free(s);
+	}
+	tally_signer_free(NULL);
+	p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	assert_int_equal(tally_signer_new(p384, &s), TALLY_ERR_KEY);
+	EVP_PKEY_free(p384);
+}
+
 int
 main(void)
 {
@@ -290,6 +325,7 @@ main(void)
 		cmocka_unit_test(test_sign_verify_p256),
 		cmocka_unit_test(test_sign_verify_ed25519),
 		cmocka_unit_test(test_cross_type),
+		cmocka_unit_test(test_signer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
