@@ -144,7 +144,8 @@ send_request(struct ctl_client *c, Tally__CtlRequest *req)
 	return io_error(tally_frame_write_fd(c->fd, c->buf, len));
 }
 
-/* Reads one response and checks it answers request id. */
+/* Reads one response and checks it answers request id (or refuses the
+ * connection). */
 static int
 read_response(struct ctl_client *c, uint64_t id, Tally__CtlResponse **resp)
 {
@@ -157,7 +158,10 @@ read_response(struct ctl_client *c, uint64_t id, Tally__CtlResponse **resp)
 		return io_error(r);
 	if ((m = tally__ctl_response__unpack(NULL, len, c->buf)) == NULL)
 		return TALLY_ERR_INVALID;
-	if (m->request_id != id) {
+	/* request_id 0 with an error: tallyd refuses the whole connection
+	 * (e.g. PERMISSION_DENIED) before reading any request. */
+	if (m->request_id != id &&
+	    !(m->request_id == 0 && m->error != TALLY__ERROR_CODE__OK)) {
 		tally__ctl_response__free_unpacked(m, NULL);
 		return TALLY_ERR_INVALID;
 	}

@@ -39,7 +39,9 @@ int ctl_client_connect(const char *path, int timeout_ms, struct ctl_client **out
 void ctl_client_close(struct ctl_client *c);
 
 /* Sends req (its request_id is overwritten with the client's next ID) and
- * reads one response with the same request_id. The response is returned
+ * reads one response with the same request_id, or with request_id 0 and
+ * an error (tallyd refusing the connection itself, e.g. PERMISSION_DENIED
+ * for a peer outside the control group). The response is returned
  * whatever its error code: *resp (tally__ctl_response__free_unpacked(..,
  * NULL)) may carry error != OK, which the caller reports.
  * Errors: TALLY_ERR_TOO_LARGE (request or response over TALLY_FRAME_MAX),

@@ -62,6 +62,29 @@ lookup(int argc, char **argv, int *used)
 	return NULL;
 }
 
+/* One line: the subcommands of a known group, or the unknown command. */
+static void
+unknown(int argc, char **argv)
+{
+	char subs[128] = "";
+	size_t i, off = 0;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (commands[i]->sub != NULL && strcmp(argv[0], commands[i]->group) == 0 &&
+		    off < sizeof(subs))
+			off += (size_t)snprintf(subs + off, sizeof(subs) - off, "%s%s",
+			    off > 0 ? ", " : "", commands[i]->sub);
+	if (off > 0 && argc > 1)
+		fprintf(stderr, "tallyctl: %s: unknown subcommand \"%s\"; one of: %s\n",
+		    argv[0], argv[1], subs);
+	else if (off > 0)
+		fprintf(stderr, "tallyctl: %s: missing subcommand; one of: %s\n",
+		    argv[0], subs);
+	else
+		fprintf(stderr, "tallyctl: unknown command \"%s\" (try tallyctl --help)\n",
+		    argv[0]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -100,8 +123,7 @@ main(int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	}
 	if ((cmd = lookup(argc, argv, &used)) == NULL) {
-		fprintf(stderr, "tallyctl: unknown command \"%s%s%s\" (try tallyctl --help)\n",
-		    argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+		unknown(argc, argv);
 		return CTL_EXIT_USAGE;
 	}
 	return cmd->exec(&ctx, cmd, argc - used + 1, argv + used - 1);
