@@ -114,6 +114,23 @@ ssl_err(struct jig_client *c, int ret, const char *what)
 	}
 }
 
+/* A read or write cut short by a signal (errno EINTR) is retried: tally-jig
+ * finishes the unit in progress on SIGTERM. errno is cleared before each
+ * call so that an old EINTR is not taken for a new one. */
+static int
+interrupted(struct jig_client *c, int ret)
+{
+	int saved = errno, e = SSL_get_error(c->ssl, ret);
+
+	if (saved == EINTR && (e == SSL_ERROR_WANT_READ ||
+	    e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_SYSCALL)) {
+		ERR_clear_error();
+		return 1;
+	}
+	errno = saved;
+	return 0;
+}
+
 static int
 tls_start(struct jig_client *c, const uint8_t pin[TALLY_KEY_ID_LEN])
 {
@@ -225,8 +242,12 @@ jig_client_write_raw(struct jig_client *c, const uint8_t *buf, size_t len)
 
 	if (c->broken)
 		return TALLY_ERR_CLOSED;
-	ERR_clear_error();
-	if ((ret = SSL_write_ex(c->ssl, buf, len, &done)) != 1) {
+	do {
+		ERR_clear_error();
+		errno = 0;
+		ret = SSL_write_ex(c->ssl, buf, len, &done);
+	} while (ret != 1 && interrupted(c, ret));
+	if (ret != 1) {
 		r = ssl_err(c, ret, "TLS write");
 		c->broken = 1;
 		return r;
@@ -262,7 +283,10 @@ read_full(struct jig_client *c, uint8_t *p, size_t len, int first)
 
 	while (got < len) {
 		ERR_clear_error();
+		errno = 0;
 		ret = SSL_read_ex(c->ssl, p + got, len - got, &n);
+		if (ret != 1 && interrupted(c, ret))
+			continue;
 		if (ret != 1) {
 			r = ssl_err(c, ret, "TLS read");
 			if (r == TALLY_ERR_CLOSED && !(first && got == 0))

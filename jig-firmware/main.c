@@ -4,6 +4,7 @@
  *   tally-jig -c CONFIG once     program one DUT
  *   tally-jig -c CONFIG status   the appliance's products and units left
  * Exit status: 0 ok / 1 refused or failed / 2 usage or setup error.
+ * SIGINT/SIGTERM: the unit in progress is finished, then the summary.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -17,9 +18,36 @@
 
 #define DEFAULT_CONFIG "/etc/tally/jig.conf"
 
+/* Set by SIGINT/SIGTERM: finish the unit in progress, then stop. */
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* SIGPIPE ignored (a closed TLS link is an error return, not a death);
+ * SIGINT/SIGTERM ask for a stop. SA_RESTART keeps DUT I/O going. */
+static void
+signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 struct opts {
 	const char *config;
 	int json;
+	volatile sig_atomic_t *stop;  /* set by SIGINT/SIGTERM */
 };
 
 struct cmd {
@@ -65,13 +93,14 @@ serve(const struct opts *o, int once)
 	struct jig_setup s;
 	struct jig_dut_source src = { 0 };
 	struct jig_counts n = { 0, 0, 0 };
+	struct jig_run_opts ro = { once ? 1 : 0, stdout, o->stop };
 	char msg[JIG_ERRMSG_MAX] = "";
 	int r, rc = 2;
 
 	if (load(o, 1, &s) != 0 ||
 	    open_source(&s, once ? 1 : s.cfg.sim_duts, &src) != 0)
 		goto out;
-	r = jig_run(&s, &src, once ? 1 : 0, stdout, &n, msg, sizeof(msg));
+	r = jig_run(&s, &src, &ro, &n, msg, sizeof(msg));
 	if (r != 0)
 		fprintf(stderr, "tally-jig: %s\n", msg);
 	if (r != 0 && n.programmed + n.refused + n.failed == 0) {
@@ -161,7 +190,7 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { DEFAULT_CONFIG, 0 };
+	struct opts o = { DEFAULT_CONFIG, 0, &stop_requested };
 	size_t i;
 	int ch;
 
@@ -178,7 +207,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	signal(SIGPIPE, SIG_IGN);
+	signals();
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[optind], cmds[i].name) == 0)
 			return cmds[i].exec(&o);

@@ -129,8 +129,15 @@ jig_unit_line(const struct jig_unit *u, char *buf, size_t cap)
 
 /* jig_program with reconnects. 0 when the unit has its outcome. */
 static int
-program_unit(const struct jig_setup *s, struct jig_client **c,
-    struct jig_dut *dut, struct jig_unit *u, char *errmsg, size_t cap)
+stopped(const struct jig_run_opts *o)
+{
+	return o->stop != NULL && *o->stop != 0;
+}
+
+static int
+program_unit(const struct jig_setup *s, const struct jig_run_opts *o,
+    struct jig_client **c, struct jig_dut *dut, struct jig_unit *u,
+    char *errmsg, size_t cap)
 {
 	unsigned round;
 	int r;
@@ -140,6 +147,10 @@ program_unit(const struct jig_setup *s, struct jig_client **c,
 			return 0;
 		jig_client_close(*c);
 		*c = NULL;
+		if (stopped(o)) {
+			snprintf(errmsg, cap, "stopped by a signal");
+			return TALLY_ERR_CLOSED;
+		}
 		if (round >= s->cfg.reconnect_attempts) {
 			snprintf(errmsg, cap, "link to the appliance failed: %s",
 			    tally_strerror(r));
@@ -176,7 +187,7 @@ count(const struct jig_unit *u, struct jig_counts *counts)
 
 int
 jig_run(const struct jig_setup *s, struct jig_dut_source *src,
-    unsigned max_units, FILE *out, struct jig_counts *counts,
+    const struct jig_run_opts *o, struct jig_counts *counts,
     char *errmsg, size_t cap)
 {
 	struct jig_client *c = NULL;
@@ -189,7 +200,7 @@ jig_run(const struct jig_setup *s, struct jig_dut_source *src,
 	if ((r = jig_connect_retry(s, s->cfg.reconnect_attempts, &c, NULL,
 	    errmsg, cap)) != 0)
 		return r;
-	while (max_units == 0 || done < max_units) {
+	while ((o->max_units == 0 || done < o->max_units) && !stopped(o)) {
 		if ((r = src->next(src->ctx, &dut)) != 0) {
 			if (r == TALLY_ERR_NOT_FOUND)
 				r = 0;
@@ -198,7 +209,7 @@ jig_run(const struct jig_setup *s, struct jig_dut_source *src,
 			break;
 		}
 		jig_unit_init(&u);
-		r = program_unit(s, &c, &dut, &u, errmsg, cap);
+		r = program_unit(s, o, &c, &dut, &u, errmsg, cap);
 		if (r != 0 && u.outcome == JIG_UNIT_PENDING)
 			snprintf(u.reason, sizeof(u.reason), "%s%s",
 			    u.stage == JIG_STAGE_REPORT ?
@@ -207,8 +218,8 @@ jig_run(const struct jig_setup *s, struct jig_dut_source *src,
 		if (r != 0)
 			u.outcome = JIG_UNIT_FAILED;
 		jig_unit_line(&u, line, sizeof(line));
-		fprintf(out, "%s\n", line);
-		fflush(out);
+		fprintf(o->out, "%s\n", line);
+		fflush(o->out);
 		count(&u, counts);
 		if (r == 0 && jig_refused(&u)) {
 			snprintf(errmsg, cap, "the appliance no longer accepts this "

@@ -6,6 +6,7 @@
 #ifndef JIG_RUN_H
 #define JIG_RUN_H
 
+#include <signal.h>
 #include <stdio.h>
 #include "client.h"
 #include "jig.h"
@@ -35,9 +36,17 @@ int jig_connect_retry(const struct jig_setup *s, unsigned attempts,
  * "unit STR-0042: refused: QUOTA_EXHAUSTED (quota 3f.. has no units left)". */
 void jig_unit_line(const struct jig_unit *u, char *buf, size_t cap);
 
-/* Programs every DUT src gives (at most max_units; 0 = no limit) in
- * sequence over one connection, printing jig_unit_line for each to out
- * and adding to *counts. When the link drops, reconnects (bounded by the
+struct jig_run_opts {
+	unsigned max_units;                /* 0 = until the source runs out */
+	FILE *out;                         /* one line per unit */
+	const volatile sig_atomic_t *stop; /* non-zero: stop after this unit; may be NULL */
+};
+
+/* Programs every DUT src gives (at most o->max_units) in sequence over one
+ * connection, printing jig_unit_line for each to o->out and adding to
+ * *counts. When *o->stop becomes non-zero (a signal), the unit in
+ * progress is finished, no further unit is started and no reconnect is
+ * tried (a unit whose link drops then fails: TALLY_ERR_CLOSED). When the link drops, reconnects (bounded by the
  * configuration's reconnect_attempts) and resumes the unit in progress.
  * Returns 0 when src ran out or max_units were done; a negative error
  * with errmsg set when the appliance could not be reached (before the
@@ -45,7 +54,7 @@ void jig_unit_line(const struct jig_unit *u, char *buf, size_t cap);
  * TALLY_ERR_PERM when it refused this jig (JIG_REVOKED, JIG_NOT_ENROLLED:
  * the run stops after that unit). */
 int jig_run(const struct jig_setup *s, struct jig_dut_source *src,
-    unsigned max_units, FILE *out, struct jig_counts *counts,
+    const struct jig_run_opts *o, struct jig_counts *counts,
     char *errmsg, size_t cap);
 
 /* Writes the Hello response as text (or JSON when json != 0) to out.
