@@ -38,9 +38,10 @@ issue_ctx_init(struct issue_ctx *ctx, struct store *st, EVP_PKEY *key,
 	ctx->key = key;
 	ctx->oem_root = oem_root;
 	tally_merkle_frontier_init(&ctx->frontier);
-	if ((r = tally_key_id(key, ctx->key_id)) != 0 ||
+	if ((r = tally_signer_new(key, &ctx->signer)) != 0 ||
 	    (r = tally_key_spki(key, &ctx->spki, &ctx->spki_len)) != 0)
 		return r;
+	memcpy(ctx->key_id, tally_signer_key_id(ctx->signer), TALLY_KEY_ID_LEN);
 	tally_checkpoint_origin(ctx->key_id, ctx->origin);
 	if ((ctx->ca = X509_STORE_new()) == NULL)
 		return TALLY_ERR_NOMEM;
@@ -368,7 +369,7 @@ sign_token(struct issue_ctx *ctx, const struct quota_entry *qe,
 	if ((n = tally__token__get_packed_size(&tok)) > sizeof(payload))
 		return TALLY_ERR_TOO_LARGE;
 	tally__token__pack(&tok, payload);
-	return tally_dsse_sign(ctx->key, TALLY_PT_TOKEN, payload, n, env, envlen);
+	return tally_dsse_sign_with(ctx->signer, TALLY_PT_TOKEN, payload, n, env, envlen);
 }
 
 /* Issues a new token under qe: sign, log, devices, counters, bundle. */

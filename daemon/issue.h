@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509_vfy.h>
 #include "checkpoint.h"
+#include "key.h"
 #include "merkle.h"
 #include "artifacts.pb-c.h"
 #include "log.pb-c.h"
@@ -49,6 +50,7 @@ struct jig_entry {
 struct issue_ctx {
 	struct store *st;
 	EVP_PKEY *key;             /* appliance key, not owned */
+	struct tally_signer *signer; /* the same key for tokens, writer thread only */
 	EVP_PKEY *oem_root;        /* not owned */
 	X509_STORE *ca;            /* jig CA (owned) */
 	uint8_t key_id[32];

@@ -274,6 +274,7 @@ issue_ctx_free(struct issue_ctx *ctx)
 	free(ctx->jigs);
 	free(ctx->scratch);
 	X509_STORE_free(ctx->ca);
+	tally_signer_free(ctx->signer);
 	OPENSSL_free(ctx->spki);
 	memset(ctx, 0, sizeof(*ctx));
 }

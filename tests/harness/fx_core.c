@@ -111,16 +111,28 @@ start(struct fx *f)
 	return writer_start(f->st, f->key, f->oem, f->ca_file, f->base, &f->w) == 0 ? 0 : -1;
 }
 
+static void
+idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
 int
 fx_setup(struct fx *f, size_t map_size)
 {
+	struct timeval hour = { 3600, 0 };
+
 	memset(f, 0, sizeof(*f));
 	strcpy(f->dir, "/tmp/tally-test-core-XXXXXX");
 	if (mkdtemp(f->dir) == NULL)
 		return -1;
 	snprintf(f->ca_file, sizeof(f->ca_file), "%s/ca.pem", f->dir);
 	f->map_size = map_size;
-	if (evthread_use_pthreads() != 0 || (f->base = event_base_new()) == NULL)
+	if (evthread_use_pthreads() != 0 || (f->base = event_base_new()) == NULL ||
+	    (f->idle = evtimer_new(f->base, idle_cb, NULL)) == NULL ||
+	    evtimer_add(f->idle, &hour) != 0)
 		return -1;
 	if (tally_key_generate(TALLY_KEY_P256, &f->key) != 0 ||
 	    tally_key_generate(TALLY_KEY_ED25519, &f->oem) != 0 ||
@@ -167,6 +179,8 @@ fx_teardown(struct fx *f)
 	if (f->w != NULL)
 		writer_stop(f->w, "test end");
 	store_close(f->st);
+	if (f->idle != NULL)
+		event_free(f->idle);
 	if (f->base != NULL)
 		event_base_free(f->base);
 	EVP_PKEY_free(f->key);

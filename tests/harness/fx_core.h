@@ -28,6 +28,7 @@ struct fx {
 	X509 *ca;              /* jig CA certificate */
 	uint8_t key_id[32];
 	struct event_base *base;
+	struct event *idle;    /* a far timer so the loop blocks instead of spinning */
 	struct store *st;
 	struct writer *w;
 	size_t done;           /* done() callbacks seen */

@@ -297,7 +297,7 @@ test_merkle_log(void **state)
 	EVP_PKEY_free(jk);
 }
 
-#define GROUP 1000
+#define GROUP 4000
 
 /* Requests queued together commit together: few transactions. */
 static void
@@ -307,6 +307,7 @@ test_group_commit(void **state)
 	struct writer_stats s0, s1;
 	struct wreq **reqs = calloc(GROUP, sizeof(*reqs));
 	uint8_t qid[16], jig[32];
+	uint64_t t0, t1;
 	EVP_PKEY *jk;
 
 	assert_int_equal(fx_import(f, "widget", GROUP, qid), 0);
@@ -314,15 +315,17 @@ test_group_commit(void **state)
 	for (uint32_t i = 0; i < GROUP; i++)
 		reqs[i] = fx_req_issue(f, jig, "widget", &i, sizeof(i));
 	writer_stats(f->w, &s0);
+	t0 = tally_mono_ns();
 	fx_run(f, reqs, GROUP);
+	t1 = tally_mono_ns();
 	writer_stats(f->w, &s1);
 	for (size_t i = 0; i < GROUP; i++) {
 		assert_int_equal(reqs[i]->error, 0);
 		wreq_free(reqs[i]);
 	}
-	print_message("# %d tokens in %llu write transactions, largest %llu\n", GROUP,
-	    (unsigned long long)(s1.batches - s0.batches),
-	    (unsigned long long)s1.largest_batch);
+	print_message("# %d tokens in %llu write transactions, largest %llu, %.0f tokens/s\n",
+	    GROUP, (unsigned long long)(s1.batches - s0.batches),
+	    (unsigned long long)s1.largest_batch, GROUP * 1e9 / (double)(t1 - t0));
 	assert_true(s1.batches - s0.batches <= 10);
 	assert_true(s1.largest_batch >= GROUP / 4);
 	assert_int_equal(s1.tokens_issued - s0.tokens_issued, GROUP);
