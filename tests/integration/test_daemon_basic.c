@@ -1,0 +1,247 @@
+/* test_daemon_basic.c - tallyd starts, reports its listen address and
+ * identity, keeps its control socket to its group, checks its
+ * configuration, and stops cleanly. Real tallyd process (harness.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "tests/harness/harness.h"
+#include "key.h"
+#include "util.h"
+
+#define NOBODY 65534
+
+static void
+test_status_shows_port(void **state)
+{
+	struct th *t = *state;
+	Tally__CtlResponse *resp = NULL;
+	char want[64];
+
+	assert_int_equal(th_status(t, &resp), 0);
+	assert_int_equal(resp->error, 0);
+	assert_int_equal(resp->body_case, TALLY__CTL_RESPONSE__BODY_STATUS);
+	snprintf(want, sizeof(want), "127.0.0.1:%u", (unsigned)t->port);
+	assert_string_equal(resp->status->listen, want);
+	assert_string_equal(resp->status->version, "0.1.0");
+	assert_int_equal(resp->status->jig_connections, 0);
+	assert_true(resp->status->started_at > tally_now() - 120);
+	assert_true(resp->status->started_at <= tally_now());
+	assert_int_equal(resp->status->appliance_key_id.len, 32);
+	assert_memory_equal(resp->status->appliance_key_id.data, t->appliance_key_id, 32);
+	tally__ctl_response__free_unpacked(resp, NULL);
+	snprintf(want, sizeof(want), "listening on 127.0.0.1:%u", (unsigned)t->port);
+	assert_true(th_log_contains(t, want));
+}
+
+static void
+test_identity(void **state)
+{
+	struct th *t = *state;
+	uint8_t id[32];
+	EVP_PKEY *pub = NULL;
+	struct stat st;
+
+	/* key ID = SHA-256 of the SPKI tallyd reports */
+	tally_key_id_spki(t->appliance_spki, t->appliance_spki_len, id);
+	assert_memory_equal(id, t->appliance_key_id, 32);
+	/* the key tallyd created on first start: P-256, mode 0600 */
+	assert_int_equal(stat(t->key_path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(tally_key_load_public(t->key_path, &pub), 0);
+	assert_int_equal(tally_key_type(pub), TALLY_KEY_P256);
+	assert_int_equal(tally_key_id(pub, id), 0);
+	assert_memory_equal(id, t->appliance_key_id, 32);
+	EVP_PKEY_free(pub);
+}
+
+static void
+test_restart_keeps_identity(void **state)
+{
+	struct th *t = *state;
+	uint8_t before[32];
+	Tally__CtlResponse *resp = NULL;
+
+	memcpy(before, t->appliance_key_id, 32);
+	assert_int_equal(th_restart(t), 0);
+	assert_memory_equal(before, t->appliance_key_id, 32);
+	assert_int_equal(th_status(t, &resp), 0);
+	assert_int_equal(resp->error, 0);
+	tally__ctl_response__free_unpacked(resp, NULL);
+}
+
+/* In a child running as nobody: 0 when tallyd refused it as expected
+ * (connect() denied when deny_connect, else a PERMISSION_DENIED reply and
+ * no status), 1..n which check failed. */
+static int
+as_nobody(struct th *t, bool deny_connect)
+{
+	Tally__CtlRequest rq = TALLY__CTL_REQUEST__INIT;
+	Tally__StatusRequest sr = TALLY__STATUS_REQUEST__INIT;
+	Tally__CtlResponse *resp = NULL;
+	int fd, r;
+
+	if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 || setuid(NOBODY) != 0)
+		return 1;
+	r = th_ctl_connect(t, &fd);
+	if (deny_connect)
+		return r != 0 && errno == EACCES ? 0 : 2;
+	if (r != 0)
+		return 3;
+	rq.request_id = 7;
+	rq.body_case = TALLY__CTL_REQUEST__BODY_STATUS;
+	rq.status = &sr;
+	th_ctl_send(fd, &rq);   /* may fail: tallyd may have closed already */
+	if (th_ctl_recv(fd, &resp) != 0)
+		return 4;
+	r = resp->error == TALLY__ERROR_CODE__PERMISSION_DENIED &&
+	    resp->body_case != TALLY__CTL_RESPONSE__BODY_STATUS ? 0 : 5;
+	tally__ctl_response__free_unpacked(resp, NULL);
+	if (r == 0 && th_ctl_recv(fd, &resp) != TALLY_ERR_CLOSED)
+		r = 6;   /* tallyd must close the connection */
+	close(fd);
+	return r;
+}
+
+static int
+run_child(struct th *t, bool deny_connect)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(as_nobody(t, deny_connect));
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static void
+test_control_refuses_outsider(void **state)
+{
+	struct th *t = *state;
+	Tally__CtlResponse *resp = NULL;
+	struct stat st;
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(stat(t->sock_path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0660);
+	assert_int_equal(st.st_gid, getgid());
+	/* the file system refuses nobody first ... */
+	assert_int_equal(run_child(t, true), 0);
+	/* ... and with the socket opened to all, tallyd's SO_PEERCRED check does */
+	assert_int_equal(chmod(t->dir, 0711), 0);
+	assert_int_equal(chmod(t->sock_path, 0666), 0);
+	assert_int_equal(run_child(t, false), 0);
+	assert_true(th_log_contains(t, "control connection refused: uid 65534"));
+	/* a member of the group is still served */
+	assert_int_equal(th_status(t, &resp), 0);
+	assert_int_equal(resp->error, 0);
+	tally__ctl_response__free_unpacked(resp, NULL);
+}
+
+static void
+test_stop_leaves_nothing(void **state)
+{
+	struct th *t = *state;
+	pid_t pid = t->pid;
+	struct stat st;
+
+	assert_true(pid > 0);
+	assert_int_equal(th_stop(t, 20000), 0);   /* exit 0: also no ASan report */
+	assert_int_equal(t->pid, 0);
+	assert_int_equal(kill(pid, 0), -1);
+	assert_int_equal(errno, ESRCH);
+	assert_int_equal(stat(t->sock_path, &st), -1);
+	assert_true(th_log_contains(t, "SIGTERM: stopping"));
+	assert_true(th_log_contains(t, "stopped"));
+}
+
+/* Runs tallyd with args; returns its exit code and its stderr in out. */
+static int
+run_tallyd(const char *conf, const char *extra_arg, char *out, size_t outlen)
+{
+	const char *build = getenv("TALLY_BUILD");
+	char bin[256];
+	int p[2], status;
+	ssize_t n;
+	size_t got = 0;
+	pid_t pid;
+
+	snprintf(bin, sizeof(bin), "%s/tallyd", build != NULL ? build : "build/check");
+	if (pipe(p) != 0 || (pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(p[1], STDERR_FILENO);
+		close(p[0]);
+		execl(bin, "tallyd", "-c", conf, extra_arg, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	while (got + 1 < outlen && (n = read(p[0], out + got, outlen - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(p[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static void
+test_check_config(void **state)
+{
+	struct th *t = *state;
+	char out[2048], want[256];
+
+	assert_int_equal(run_tallyd(t->conf_path, "--check-config", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "configuration OK"));
+	/* unknown key: refused, naming file:line (line 11 = after 10 lines) */
+	assert_int_equal(th_write_config(t, "colour = blue\n"), 0);
+	assert_int_equal(run_tallyd(t->conf_path, "--check-config", out, sizeof(out)), 2);
+	snprintf(want, sizeof(want), "%s:11: unknown key \"colour\"", t->conf_path);
+	assert_non_null(strstr(out, want));
+	/* value out of range */
+	assert_int_equal(th_write_config(t, "max_in_flight = 0\n"), 0);
+	assert_int_equal(run_tallyd(t->conf_path, "--check-config", out, sizeof(out)), 2);
+	snprintf(want, sizeof(want), "%s:11: max_in_flight", t->conf_path);
+	assert_non_null(strstr(out, want));
+	/* a config file others may write is refused */
+	assert_int_equal(th_write_config(t, NULL), 0);
+	assert_int_equal(chmod(t->conf_path, 0602), 0);
+	assert_int_equal(run_tallyd(t->conf_path, "--check-config", out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "writable by others"));
+	assert_int_equal(chmod(t->conf_path, 0600), 0);
+	/* usage */
+	assert_int_equal(run_tallyd(t->conf_path, "--no-such-option", out, sizeof(out)), 2);
+	assert_non_null(strstr(out, "usage: tallyd"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_status_shows_port, th_cmocka_setup, th_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_identity, th_cmocka_setup, th_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_restart_keeps_identity, th_cmocka_setup, th_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_control_refuses_outsider, th_cmocka_setup, th_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_stop_leaves_nothing, th_cmocka_setup, th_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_check_config, th_cmocka_setup, th_cmocka_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
