@@ -82,8 +82,9 @@ void jig_unit_clear(struct jig_unit *u);
 /* Runs (or resumes) the sequence for the DUT dut over client c.
  * Returns 0 when u->outcome is final (PROGRAMMED, REFUSED or FAILED;
  * whether the report was logged is in u->reported / u->report_refused).
- * RATE_LIMITED, TOO_MANY_IN_FLIGHT and NONCE_INVALID refusals are retried
- * up to 3 times (waiting 1, 2, 4 s for the first two) before they count.
+ * RATE_LIMITED, TOO_MANY_IN_FLIGHT and NONCE_INVALID refusals are tried
+ * 3 times in all (waiting 1 s, then 2 s; NONCE_INVALID without waiting)
+ * before they count as the unit's refusal.
  * A negative tally_err means the link to the appliance failed (c is
  * unusable): reconnect and call again with the same u and dut. Also
  * TALLY_ERR_NOMEM, TALLY_ERR_CRYPTO (report signing failed). */

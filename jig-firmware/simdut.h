@@ -25,7 +25,7 @@ struct simdut;
  * copied; NULL = "") and the OEM root public key oem_root (a reference is
  * taken with EVP_PKEY_up_ref, so the caller keeps its own). State BLANK.
  * *out: simdut_free. Errors: TALLY_ERR_INVALID (UID or product out of
- * range, oem_root NULL), TALLY_ERR_NOMEM. */
+ * range, oem_root NULL), TALLY_ERR_NOMEM, TALLY_ERR_CRYPTO. */
 int simdut_new(const uint8_t *uid, size_t uid_len, const char *product,
     EVP_PKEY *oem_root, struct simdut **out);
 
