@@ -69,8 +69,12 @@ main(int argc, char **argv)
 		return OEM_EXIT_OK;
 	}
 	if ((cmd = lookup(argc - 1, argv + 1, &used)) == NULL) {
-		fprintf(stderr, "tally-oem: unknown command \"%s%s%s\" (try tally-oem --help)\n",
-		    argv[1], argc > 2 ? " " : "", argc > 2 ? argv[2] : "");
+		if (strcmp(argv[1], "quota") == 0)
+			fprintf(stderr, "tally-oem: quota: %s subcommand; one of: create\n",
+			    argc > 2 ? "unknown" : "missing");
+		else
+			fprintf(stderr, "tally-oem: unknown command \"%s\" (try tally-oem "
+			    "--help)\n", argv[1]);
 		return OEM_EXIT_USAGE;
 	}
 	return cmd->exec(cmd, argc - used, argv + used);

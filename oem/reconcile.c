@@ -25,6 +25,7 @@ static const char *const anomaly_names[] = {
 	[OEM_ANOM_TOKEN_JIG] = "token_jig",
 	[OEM_ANOM_OVER_QUOTA] = "over_quota",
 	[OEM_ANOM_DUPLICATE_UID] = "duplicate_uid",
+	[OEM_ANOM_DUPLICATE_SERIAL] = "duplicate_serial",
 	[OEM_ANOM_REPORT_SIGNATURE] = "report_signature",
 	[OEM_ANOM_REPORT_BINDING] = "report_binding",
 	[OEM_ANOM_SCRAP] = "scrap",
@@ -213,7 +214,7 @@ read_records(struct rc *rc, int fd, uint8_t *buf)
 			break;
 		if (r != 0)
 			return fail(rc->res, r, "frame %llu: %s", (unsigned long long)frame,
-			    r == TALLY_ERR_INVALID ? "truncated" : r == TALLY_ERR_IO ?
+			    r == TALLY_ERR_INVALID ? "truncated (or an empty frame)" : r == TALLY_ERR_IO ?
 			    strerror(errno) : tally_strerror(r));
 		if ((rec = tally__export_record__unpack(NULL, len, buf)) == NULL)
 			return fail(rc->res, TALLY_ERR_INVALID,
@@ -261,7 +262,7 @@ oem_reconcile_file(const char *path, EVP_PKEY *oem_root,
 	}
 	if ((r = read_records(&rc, fd, buf)) != 0)
 		goto out;
-	if ((r = rc_duplicate_uids(res)) != 0) {
+	if ((r = rc_duplicates(res)) != 0) {
 		r = fail(res, r, "out of memory");
 		goto out;
 	}

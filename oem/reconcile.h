@@ -18,13 +18,15 @@
  *  - tokens (LogTokenIssued): signed by the appliance key, bound to this
  *    appliance, log_index equal to the entry index, under a quota imported
  *    earlier, product and firmware digest allowed by it, issued_at within
- *    its validity, to a jig enrolled and not revoked at that point;
+ *    its validity, its serial number inside the quota's range (0 when
+ *    the quota has none), to a jig enrolled and not revoked at that point;
  *    tokens per quota <= units + units returned (at most scrap_allowance);
  *  - install reports: signed by the key of an enrolled jig's certificate,
  *    for a token in the log, same device UID, signed by the jig the token
  *    was issued to; units returned only for FAILED, once per token, and
  *    within scrap_allowance;
- *  - no device UID has two tokens;
+ *  - no device UID has two tokens; no serial number is assigned twice
+ *    under one quota;
  *  - the checkpoint is signed by the appliance key under the origin of
  *    its key ID, its size equals the number of entries and its root the
  *    Merkle Tree Hash (RFC 9162 §2.1) of the entries.
@@ -60,6 +62,7 @@ enum oem_anomaly_kind {
 	OEM_ANOM_TOKEN_JIG,          /* token issued to a jig not enrolled, or revoked */
 	OEM_ANOM_OVER_QUOTA,         /* more tokens than units (+ returned units) */
 	OEM_ANOM_DUPLICATE_UID,      /* one device UID with two tokens */
+	OEM_ANOM_DUPLICATE_SERIAL,   /* one serial number twice under a quota */
 	OEM_ANOM_REPORT_SIGNATURE,   /* report not signed by an enrolled jig */
 	OEM_ANOM_REPORT_BINDING,     /* report for no token, other UID, other jig */
 	OEM_ANOM_SCRAP,              /* unit returned twice, for INSTALLED, or past scrap_allowance */
@@ -95,6 +98,7 @@ struct oem_token_rec {
 	uint8_t jig_key_id[TALLY_KEY_ID_LEN];
 	uint8_t uid[TALLY_UID_MAX];
 	uint8_t uid_len;
+	uint64_t serial;             /* assigned serial number, 0 = none */
 	uint8_t installed;           /* INSTALLED reports seen */
 	uint8_t failed;              /* FAILED reports seen */
 	uint8_t returned;            /* 1 once a report returned its unit */

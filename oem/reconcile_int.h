@@ -46,9 +46,10 @@ struct rc_jig *rc_find_jig(struct rc *rc, const uint8_t *id, size_t len);
 /* Slot in res->quotas of the quota with ID id (len bytes), or SIZE_MAX. */
 size_t rc_find_quota(const struct oem_reconcile_result *res, const uint8_t *id, size_t len);
 
-/* Records DUPLICATE_UID anomalies for UIDs with two tokens in res.
+/* Records DUPLICATE_UID anomalies for UIDs with two tokens in res, and
+ * DUPLICATE_SERIAL for a serial number assigned twice under one quota.
  * Returns 0 or TALLY_ERR_NOMEM. */
-int rc_duplicate_uids(struct oem_reconcile_result *res);
+int rc_duplicates(struct oem_reconcile_result *res);
 
 /* Frees the jig table and the parsed quotas. */
 void rc_free(struct rc *rc);

@@ -20,6 +20,11 @@ token_vs_quota(struct rc *rc, const Tally__Token *t, size_t qi, uint64_t idx)
 	if (!tally_quota_allows_firmware(q, t->firmware_digest.data))
 		return oem_anomaly_add(res, OEM_ANOM_TOKEN_QUOTA, idx,
 		    "token names a firmware digest its quota does not allow");
+	if (q->serial_first == 0 && q->serial_last == 0 ? t->serial_number != 0 :
+	    t->serial_number < q->serial_first || t->serial_number > q->serial_last)
+		return oem_anomaly_add(res, OEM_ANOM_TOKEN_QUOTA, idx,
+		    "token serial number %llu outside its quota's range",
+		    (unsigned long long)t->serial_number);
 	if (t->issued_at < q->not_before || t->issued_at >= q->not_after)
 		return oem_anomaly_add(res, OEM_ANOM_TOKEN_QUOTA, idx,
 		    "token issued at %lld, outside its quota's validity [%lld, %lld)",
@@ -93,6 +98,7 @@ token_record(struct rc *rc, const Tally__Token *t, size_t qi, uint64_t idx)
 	memcpy(rec->jig_key_id, t->jig_key_id.data, TALLY_KEY_ID_LEN);
 	memcpy(rec->uid, t->device_uid.data, t->device_uid.len);
 	rec->uid_len = (uint8_t)t->device_uid.len;
+	rec->serial = t->serial_number;
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /* reconcile_uid.c - device UIDs with more than one token, inside one export
- * and across exports. Tokens are sorted by UID, then equal runs compared. */
+ * and across exports, and serial numbers assigned twice under one quota.
+ * Tokens are sorted, then equal runs compared. */
 #include <stdlib.h>
 #include <string.h>
 #include "err.h"
@@ -58,16 +59,13 @@ collect(struct oem_reconcile_result *res, size_t n, struct uid_ref **out, size_t
 	return 0;
 }
 
-int
-rc_duplicate_uids(struct oem_reconcile_result *res)
+static int
+dup_uids(struct oem_reconcile_result *res, struct uid_ref *refs, size_t n)
 {
-	struct uid_ref *refs;
 	char hex[2 * TALLY_UID_MAX + 1];
-	size_t i, n, first = 0;
-	int r;
+	size_t i, first = 0;
+	int r = 0;
 
-	if ((r = collect(res, 1, &refs, &n)) != 0)
-		return r;
 	for (i = 1; i < n && r == 0; i++) {
 		if (uid_cmp(refs[first].tok, refs[i].tok) != 0) {
 			first = i;
@@ -78,6 +76,55 @@ rc_duplicate_uids(struct oem_reconcile_result *res)
 		    "device UID %s already has the token at entry %llu", hex,
 		    (unsigned long long)refs[first].tok->index);
 	}
+	return r;
+}
+
+/* Order: quota, serial, log index. */
+static int
+serial_cmp(const void *pa, const void *pb)
+{
+	const struct oem_token_rec *a = ((const struct uid_ref *)pa)->tok;
+	const struct oem_token_rec *b = ((const struct uid_ref *)pb)->tok;
+
+	if (a->quota != b->quota)
+		return a->quota < b->quota ? -1 : 1;
+	if (a->serial != b->serial)
+		return a->serial < b->serial ? -1 : 1;
+	return a->index < b->index ? -1 : a->index > b->index;
+}
+
+static int
+dup_serials(struct oem_reconcile_result *res, struct uid_ref *refs, size_t n)
+{
+	const struct oem_token_rec *a, *b;
+	size_t i;
+	int r = 0;
+
+	qsort(refs, n, sizeof(*refs), serial_cmp);
+	for (i = 1; i < n && r == 0; i++) {
+		a = refs[i - 1].tok;
+		b = refs[i].tok;
+		if (b->serial == 0 || b->quota == SIZE_MAX || a->quota != b->quota ||
+		    a->serial != b->serial)
+			continue;
+		r = oem_anomaly_add(res, OEM_ANOM_DUPLICATE_SERIAL, b->index,
+		    "serial number %llu was already assigned at entry %llu",
+		    (unsigned long long)b->serial, (unsigned long long)a->index);
+	}
+	return r;
+}
+
+int
+rc_duplicates(struct oem_reconcile_result *res)
+{
+	struct uid_ref *refs;
+	size_t n;
+	int r;
+
+	if ((r = collect(res, 1, &refs, &n)) != 0)
+		return r;
+	if ((r = dup_uids(res, refs, n)) == 0)
+		r = dup_serials(res, refs, n);
 	free(refs);
 	return r;
 }

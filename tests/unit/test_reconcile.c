@@ -41,6 +41,8 @@ struct rfx {
 	uint8_t *app_spki, *jig_cert;
 	size_t app_spki_len, jig_cert_len;
 	int64_t now;
+	uint64_t serial_first, serial_last;  /* range of the next quota */
+	uint64_t serial;                     /* serial number of the next token */
 	struct blob e[MAX_ENTRIES];
 	size_t n;
 };
@@ -197,6 +199,8 @@ add_quota_full(struct rfx *f, EVP_PKEY *signer, const uint8_t *spki, size_t spki
 	s.n_firmware = 1;
 	s.units = units;
 	s.scrap_allowance = scrap;
+	s.serial_first = f->serial_first;
+	s.serial_last = f->serial_last;
 	s.not_before = f->now - 60;
 	s.not_after = f->now + 3600;
 	s.issued_at = f->now - 120;
@@ -237,6 +241,7 @@ add_token_full(struct rfx *f, EVP_PKEY *signer, const uint8_t qid[16],
 	t.product = "widget";
 	t.device_uid.data = (uint8_t *)uid;
 	t.device_uid.len = strlen(uid);
+	t.serial_number = f->serial;
 	t.firmware_digest.data = f->fw;
 	t.firmware_digest.len = 32;
 	t.jig_key_id.data = f->jig_id;
@@ -540,6 +545,35 @@ test_duplicate_uid(void **state)
 }
 
 static void
+test_serials(void **state)
+{
+	struct rfx *f = *state;
+	struct oem_reconcile_result res;
+	uint8_t qid[16];
+	uint64_t dup, outside;
+
+	add_start(f);
+	add_enroll(f);
+	f->serial_first = 100;
+	f->serial_last = 104;
+	add_quota(f, 5, qid);
+	f->serial = 100;
+	add_token(f, qid, "UID-A");
+	f->serial = 101;
+	add_token(f, qid, "UID-B");
+	dup = add_token(f, qid, "UID-C");
+	f->serial = 200;
+	outside = add_token(f, qid, "UID-D");
+	reconcile(f, &CLEAN, &res);
+	assert_int_equal(res.anomalies_total, 2);
+	assert_int_equal(count_kind(&res, OEM_ANOM_TOKEN_QUOTA), 1);
+	assert_int_equal(res.anomalies[0].index, outside);
+	assert_int_equal(count_kind(&res, OEM_ANOM_DUPLICATE_SERIAL), 1);
+	assert_int_equal(res.anomalies[1].index, dup);
+	oem_reconcile_result_free(&res);
+}
+
+static void
 test_token_other_key(void **state)
 {
 	struct rfx *f = *state;
@@ -733,6 +767,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_over_quota, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scrap_allowance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_uid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_serials, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_other_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quota_anomalies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_anomalies, setup, teardown),
