@@ -3,6 +3,7 @@
 #include <unistd.h>
 #include "err.h"
 #include "frame.h"
+#include "util.h"
 
 static int
 check_len(size_t len)
@@ -85,23 +86,6 @@ tally_frame_read_fd(int fd, uint8_t *buf, size_t cap, size_t *len)
 	return 0;
 }
 
-static int
-write_full(int fd, const uint8_t *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return TALLY_ERR_IO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 tally_frame_write_fd(int fd, const uint8_t *body, size_t len)
 {
@@ -110,7 +94,7 @@ tally_frame_write_fd(int fd, const uint8_t *body, size_t len)
 
 	if ((r = tally_frame_header(hdr, len)) != 0)
 		return r;
-	if ((r = write_full(fd, hdr, sizeof(hdr))) != 0)
+	if ((r = tally_write_all(fd, hdr, sizeof(hdr))) != 0)
 		return r;
-	return write_full(fd, body, len);
+	return tally_write_all(fd, body, len);
 }

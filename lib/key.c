@@ -139,23 +139,6 @@ tally_key_generate(enum tally_key_type type, EVP_PKEY **out)
 	return 0;
 }
 
-static int
-write_fd_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return TALLY_ERR_IO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 tally_key_write_private(EVP_PKEY *key, const char *path)
 {
@@ -175,7 +158,7 @@ tally_key_write_private(EVP_PKEY *key, const char *path)
 		r = errno == EEXIST ? TALLY_ERR_EXISTS : TALLY_ERR_IO;
 		goto out;
 	}
-	if (fchmod(fd, 0600) != 0 || (r = write_fd_all(fd, pem, (size_t)len)) != 0 ||
+	if (fchmod(fd, 0600) != 0 || (r = tally_write_all(fd, pem, (size_t)len)) != 0 ||
 	    fsync(fd) != 0) {
 		r = TALLY_ERR_IO;
 		unlink(path);

@@ -70,9 +70,10 @@ tally_read_file(const char *path, size_t max, uint8_t **out, size_t *len)
 	return r;
 }
 
-static int
-write_all(int fd, const uint8_t *buf, size_t len)
+int
+tally_write_all(int fd, const void *data, size_t len)
 {
+	const uint8_t *buf = data;
 	ssize_t n;
 
 	while (len > 0) {
@@ -115,7 +116,7 @@ tally_write_file(const char *path, const uint8_t *buf, size_t len, unsigned mode
 		return TALLY_ERR_IO;
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
 		return TALLY_ERR_IO;
-	if (fchmod(fd, (mode_t)mode) != 0 || write_all(fd, buf, len) != 0 ||
+	if (fchmod(fd, (mode_t)mode) != 0 || tally_write_all(fd, buf, len) != 0 ||
 	    fsync(fd) != 0)
 		goto out;
 	if (close(fd) != 0) {

@@ -19,6 +19,10 @@ int tally_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
  * Returns 0 or TALLY_ERR_IO. */
 int tally_write_file(const char *path, const uint8_t *buf, size_t len, unsigned mode);
 
+/* Writes all len bytes of data to fd, retrying on EINTR and short writes.
+ * Returns 0 or TALLY_ERR_IO (errno set). */
+int tally_write_all(int fd, const void *data, size_t len);
+
 /* Lower-case hex of len bytes into out, which must hold 2*len+1 chars. */
 void tally_hex(const uint8_t *buf, size_t len, char *out);
 
