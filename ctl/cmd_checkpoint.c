@@ -31,8 +31,10 @@ checkpoint_exec(const struct ctl_ctx *ctx, const struct ctl_cmd *self,
 }
 
 const struct ctl_cmd ctl_cmd_checkpoint = {
-	"checkpoint", NULL, "[--json]",
-	"Print the latest checkpoint: a signed note of the log size and root hash.",
-	"  --json            print the note, tree size and root hash as JSON\n",
+	{
+		"checkpoint", NULL, "[--json]",
+		"Print the latest checkpoint: a signed note of the log size and root hash.",
+		"  --json            print the note, tree size and root hash as JSON\n",
+	},
 	checkpoint_exec,
 };

@@ -118,9 +118,11 @@ identity_exec(const struct ctl_ctx *ctx, const struct ctl_cmd *self,
 }
 
 const struct ctl_cmd ctl_cmd_identity = {
-	"identity", NULL, "[--out FILE] [--json]",
-	"Show the appliance key ID, checkpoint origin and public key (PEM).",
-	"  -o, --out FILE    also write the public key PEM to FILE (for the OEM)\n"
-	"  --json            print as JSON\n",
+	{
+		"identity", NULL, "[--out FILE] [--json]",
+		"Show the appliance key ID, checkpoint origin and public key (PEM).",
+		"  -o, --out FILE    also write the public key PEM to FILE (for the OEM)\n"
+		"  --json            print as JSON\n",
+	},
 	identity_exec,
 };

@@ -185,16 +185,20 @@ jig_list_exec(const struct ctl_ctx *ctx, const struct ctl_cmd *self,
 }
 
 const struct ctl_cmd ctl_cmd_jig_enroll = {
-	"jig", "enroll", "[--name NAME] [--json] CERT",
-	"Enrol a jig by its X.509 client certificate (PEM or DER file).",
-	"  -n, --name NAME   a name for the jig (at most 64 bytes)\n"
-	"  --json            print the jig key ID and log index as JSON\n",
+	{
+		"jig", "enroll", "[--name NAME] [--json] CERT",
+		"Enrol a jig by its X.509 client certificate (PEM or DER file).",
+		"  -n, --name NAME   a name for the jig (at most 64 bytes)\n"
+		"  --json            print the jig key ID and log index as JSON\n",
+	},
 	jig_enroll_exec,
 };
 
 const struct ctl_cmd ctl_cmd_jig_list = {
-	"jig", "list", "[--json]",
-	"List enrolled jigs, active and revoked.",
-	"  --json            print as JSON\n",
+	{
+		"jig", "list", "[--json]",
+		"List enrolled jigs, active and revoked.",
+		"  --json            print as JSON\n",
+	},
 	jig_list_exec,
 };

@@ -131,8 +131,10 @@ jig_revoke_exec(const struct ctl_ctx *ctx, const struct ctl_cmd *self,
 }
 
 const struct ctl_cmd ctl_cmd_jig_revoke = {
-	"jig", "revoke", "[--json] ID",
-	"Revoke a jig: ID is its key ID in hex, or a unique prefix (4+ digits).",
-	"  --json            print the log index as JSON\n",
+	{
+		"jig", "revoke", "[--json] ID",
+		"Revoke a jig: ID is its key ID in hex, or a unique prefix (4+ digits).",
+		"  --json            print the log index as JSON\n",
+	},
 	jig_revoke_exec,
 };

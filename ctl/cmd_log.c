@@ -210,9 +210,11 @@ log_export_exec(const struct ctl_ctx *ctx, const struct ctl_cmd *self,
 }
 
 const struct ctl_cmd ctl_cmd_log_export = {
-	"log", "export", "--out FILE [--json]",
-	"Export the whole log with its signed checkpoint, for tally-oem reconcile.",
-	"  -o, --out FILE    the export file to write (replaced atomically)\n"
-	"  --json            print the counts as JSON\n",
+	{
+		"log", "export", "--out FILE [--json]",
+		"Export the whole log with its signed checkpoint, for tally-oem reconcile.",
+		"  -o, --out FILE    the export file to write (replaced atomically)\n"
+		"  --json            print the counts as JSON\n",
+	},
 	log_export_exec,
 };

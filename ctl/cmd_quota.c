@@ -115,15 +115,19 @@ quota_list_exec(const struct ctl_ctx *ctx, const struct ctl_cmd *self,
 }
 
 const struct ctl_cmd ctl_cmd_quota_import = {
-	"quota", "import", "[--json] FILE",
-	"Import an OEM-signed quota file (from tally-oem quota create).",
-	"  --json            print the quota ID and log index as JSON\n",
+	{
+		"quota", "import", "[--json] FILE",
+		"Import an OEM-signed quota file (from tally-oem quota create).",
+		"  --json            print the quota ID and log index as JSON\n",
+	},
 	quota_import_exec,
 };
 
 const struct ctl_cmd ctl_cmd_quota_list = {
-	"quota", "list", "[--json]",
-	"List imported quotas with units, issued and returned counts.",
-	"  --json            print as JSON\n",
+	{
+		"quota", "list", "[--json]",
+		"List imported quotas with units, issued and returned counts.",
+		"  --json            print as JSON\n",
+	},
 	quota_list_exec,
 };

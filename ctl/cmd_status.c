@@ -82,8 +82,10 @@ status_exec(const struct ctl_ctx *ctx, const struct ctl_cmd *self,
 }
 
 const struct ctl_cmd ctl_cmd_status = {
-	"status", NULL, "[--json]",
-	"Show tallyd's version, listener, log size, tokens issued and quotas.",
-	"  --json            print the status as JSON\n",
+	{
+		"status", NULL, "[--json]",
+		"Show tallyd's version, listener, log size, tokens issued and quotas.",
+		"  --json            print the status as JSON\n",
+	},
 	status_exec,
 };

@@ -165,9 +165,11 @@ token_show_exec(const struct ctl_ctx *ctx, const struct ctl_cmd *self,
 }
 
 const struct ctl_cmd ctl_cmd_token_show = {
-	"token", "show", "[--text] [--json] UID",
-	"Show every token issued to a device UID, verified against the appliance key.",
-	"  -t, --text        UID is a printable string, not hex\n"
-	"  --json            print the tokens as JSON\n",
+	{
+		"token", "show", "[--text] [--json] UID",
+		"Show every token issued to a device UID, verified against the appliance key.",
+		"  -t, --text        UID is a printable string, not hex\n"
+		"  --json            print the tokens as JSON\n",
+	},
 	token_show_exec,
 };

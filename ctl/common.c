@@ -12,26 +12,17 @@
 void
 ctl_usage(const struct ctl_cmd *cmd, FILE *f)
 {
-	fprintf(f, "usage: tallyctl [-s PATH] %s%s%s %s\n", cmd->group,
-	    cmd->sub != NULL ? " " : "", cmd->sub != NULL ? cmd->sub : "",
-	    cmd->args);
-	fprintf(f, "%s\n", cmd->summary);
-	if (cmd->help != NULL)
-		fputs(cmd->help, f);
-	fputs("  -h, --help        this text\n", f);
+	tally_cmd_usage("tallyctl [-s PATH]", &cmd->words, f);
 }
 
 void
 ctl_errx(const struct ctl_cmd *cmd, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	tally_cmd_verrx("tallyctl", &cmd->words, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "tallyctl: %s%s%s: %s\n", cmd->group,
-	    cmd->sub != NULL ? " " : "", cmd->sub != NULL ? cmd->sub : "", msg);
 }
 
 int

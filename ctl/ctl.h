@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include "cmdtab.h"
 #include <jansson.h>
 #include "client.h"
 
@@ -25,11 +26,7 @@ struct ctl_ctx {
 };
 
 struct ctl_cmd {
-	const char *group;        /* first word, e.g. "quota" */
-	const char *sub;          /* second word, e.g. "import", or NULL */
-	const char *args;         /* usage after the words, e.g. "[--json] FILE" */
-	const char *summary;      /* one line for the command list */
-	const char *help;         /* option descriptions for --help, or NULL */
+	struct tally_cmd_words words;  /* first: see lib/cmdtab.h */
 	int (*exec)(const struct ctl_ctx *ctx, const struct ctl_cmd *self,
 	    int argc, char **argv);  /* argv[0] is the last command word */
 };

@@ -22,67 +22,12 @@ static const struct ctl_cmd *const commands[] = {
 static void
 usage(FILE *f)
 {
-	size_t i;
-	char words[32];
-
 	fprintf(f, "usage: tallyctl [-s PATH] COMMAND [ARGS]\n"
 	    "Operator commands for tallyd, through its control socket.\n\n"
 	    "  -s, --socket PATH  control socket (default $%s or %s)\n"
 	    "  -h, --help         this text\n  --version          print the version\n\n"
 	    "commands (each takes --help):\n", CTL_SOCKET_ENV, CTL_SOCKET_DEFAULT);
-	for (i = 0; i < NCOMMANDS; i++) {
-		snprintf(words, sizeof(words), "%s%s%s", commands[i]->group,
-		    commands[i]->sub != NULL ? " " : "",
-		    commands[i]->sub != NULL ? commands[i]->sub : "");
-		fprintf(f, "  %-18s %s\n", words, commands[i]->summary);
-	}
-}
-
-/* Finds the command named by argv[0] (and argv[1] for two-word commands);
- * *used is how many words it took. */
-static const struct ctl_cmd *
-lookup(int argc, char **argv, int *used)
-{
-	size_t i;
-
-	for (i = 0; i < NCOMMANDS; i++) {
-		const struct ctl_cmd *c = commands[i];
-
-		if (strcmp(argv[0], c->group) != 0)
-			continue;
-		if (c->sub == NULL) {
-			*used = 1;
-			return c;
-		}
-		if (argc > 1 && strcmp(argv[1], c->sub) == 0) {
-			*used = 2;
-			return c;
-		}
-	}
-	return NULL;
-}
-
-/* One line: the subcommands of a known group, or the unknown command. */
-static void
-unknown(int argc, char **argv)
-{
-	char subs[128] = "";
-	size_t i, off = 0;
-
-	for (i = 0; i < NCOMMANDS; i++)
-		if (commands[i]->sub != NULL && strcmp(argv[0], commands[i]->group) == 0 &&
-		    off < sizeof(subs))
-			off += (size_t)snprintf(subs + off, sizeof(subs) - off, "%s%s",
-			    off > 0 ? ", " : "", commands[i]->sub);
-	if (off > 0 && argc > 1)
-		fprintf(stderr, "tallyctl: %s: unknown subcommand \"%s\"; one of: %s\n",
-		    argv[0], argv[1], subs);
-	else if (off > 0)
-		fprintf(stderr, "tallyctl: %s: missing subcommand; one of: %s\n",
-		    argv[0], subs);
-	else
-		fprintf(stderr, "tallyctl: unknown command \"%s\" (try tallyctl --help)\n",
-		    argv[0]);
+	tally_cmd_list(f, (const void *const *)commands, NCOMMANDS, 18);
 }
 
 int
@@ -96,7 +41,7 @@ main(int argc, char **argv)
 	};
 	struct ctl_ctx ctx = { getenv(CTL_SOCKET_ENV), CTL_TIMEOUT_MS_DEFAULT };
 	const struct ctl_cmd *cmd;
-	int ch, used;
+	int ch, i, used;
 
 	while ((ch = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -122,9 +67,11 @@ main(int argc, char **argv)
 		usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
-	if ((cmd = lookup(argc, argv, &used)) == NULL) {
-		unknown(argc, argv);
+	if ((i = tally_cmd_lookup((const void *const *)commands, NCOMMANDS, argc, argv,
+	    &used)) < 0) {
+		tally_cmd_unknown("tallyctl", (const void *const *)commands, NCOMMANDS, argc, argv);
 		return CTL_EXIT_USAGE;
 	}
+	cmd = commands[i];
 	return cmd->exec(&ctx, cmd, argc - used + 1, argv + used - 1);
 }

@@ -88,9 +88,11 @@ keygen_exec(const struct oem_cmd *self, int argc, char **argv)
 }
 
 const struct oem_cmd oem_cmd_keygen = {
-	"keygen", NULL, "--out PREFIX [--type p256|ed25519]",
-	"Make a new OEM root key: PREFIX.key (mode 0600) and PREFIX.pub.",
-	"  -o, --out PREFIX        where to write PREFIX.key and PREFIX.pub\n"
-	"  -t, --type TYPE         p256 (default) or ed25519\n",
+	{
+		"keygen", NULL, "--out PREFIX [--type p256|ed25519]",
+		"Make a new OEM root key: PREFIX.key (mode 0600) and PREFIX.pub.",
+		"  -o, --out PREFIX        where to write PREFIX.key and PREFIX.pub\n"
+		"  -t, --type TYPE         p256 (default) or ed25519\n",
+	},
 	keygen_exec,
 };

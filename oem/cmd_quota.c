@@ -301,28 +301,30 @@ quota_create_exec(const struct oem_cmd *self, int argc, char **argv)
 }
 
 const struct oem_cmd oem_cmd_quota_create = {
-	"quota", "create",
-	"--key OEMKEY (--appliance-pub PEM | --appliance-key-id HEX) --product P\n"
-	"         --units N (--firmware FILE | --firmware-digest HEX)... --out FILE\n"
-	"         [--serial-first N --serial-last N] [--not-before T]\n"
-	"         [--not-after T | --valid-days D] [--max-unreconciled N]\n"
-	"         [--scrap-allowance N] [--json]",
-	"Create a quota for one appliance, signed by the OEM root key.",
-	"  --key URI               OEM root private key (file path or provider URI)\n"
-	"  --appliance-pub PEM     the appliance public key (tallyctl identity --out)\n"
-	"  --appliance-key-id HEX  or only its key ID (64 hex digits)\n"
-	"  --product P             product name, 1..64 printable ASCII\n"
-	"  --units N               tokens the appliance may issue, 1..2^32\n"
-	"  --firmware FILE         allow this firmware image (SHA-256 of the file)\n"
-	"  --firmware-digest HEX   allow this SHA-256 digest (both repeatable, <= 16)\n"
-	"  --serial-first N, --serial-last N  serial-number range, inclusive\n"
-	"  --not-before T          start of validity (default now)\n"
-	"  --not-after T           end of validity, or\n"
-	"  --valid-days D          validity in days (default 365)\n"
-	"                          T is Unix seconds or YYYY-MM-DDTHH:MM:SSZ\n"
-	"  --max-unreconciled N    stop issuing past N unreconciled tokens (0: no limit)\n"
-	"  --scrap-allowance N     units failed installs may return (default 0)\n"
-	"  --out FILE              the quota file to write (never overwritten)\n"
-	"  --json                  print the quota ID and fields as JSON\n",
+	{
+		"quota", "create",
+		"--key OEMKEY (--appliance-pub PEM | --appliance-key-id HEX) --product P\n"
+		"         --units N (--firmware FILE | --firmware-digest HEX)... --out FILE\n"
+		"         [--serial-first N --serial-last N] [--not-before T]\n"
+		"         [--not-after T | --valid-days D] [--max-unreconciled N]\n"
+		"         [--scrap-allowance N] [--json]",
+		"Create a quota for one appliance, signed by the OEM root key.",
+		"  --key URI               OEM root private key (file path or provider URI)\n"
+		"  --appliance-pub PEM     the appliance public key (tallyctl identity --out)\n"
+		"  --appliance-key-id HEX  or only its key ID (64 hex digits)\n"
+		"  --product P             product name, 1..64 printable ASCII\n"
+		"  --units N               tokens the appliance may issue, 1..2^32\n"
+		"  --firmware FILE         allow this firmware image (SHA-256 of the file)\n"
+		"  --firmware-digest HEX   allow this SHA-256 digest (both repeatable, <= 16)\n"
+		"  --serial-first N, --serial-last N  serial-number range, inclusive\n"
+		"  --not-before T          start of validity (default now)\n"
+		"  --not-after T           end of validity, or\n"
+		"  --valid-days D          validity in days (default 365)\n"
+		"                          T is Unix seconds or YYYY-MM-DDTHH:MM:SSZ\n"
+		"  --max-unreconciled N    stop issuing past N unreconciled tokens (0: no limit)\n"
+		"  --scrap-allowance N     units failed installs may return (default 0)\n"
+		"  --out FILE              the quota file to write (never overwritten)\n"
+		"  --json                  print the quota ID and fields as JSON\n",
+	},
 	quota_create_exec,
 };

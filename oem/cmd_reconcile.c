@@ -121,11 +121,13 @@ reconcile_exec(const struct oem_cmd *self, int argc, char **argv)
 }
 
 const struct oem_cmd oem_cmd_reconcile = {
-	"reconcile", NULL, "--root OEMPUB [--json] EXPORT...",
-	"Verify appliance log exports; exit 1 on any anomaly.",
-	"Checks every signature, the Merkle root against the signed checkpoint,\n"
-	"tokens per quota, duplicate device UIDs and install reports.\n"
-	"  -r, --root OEMPUB       the OEM root public key (PEM)\n"
-	"  --json                  print the report as JSON\n",
+	{
+		"reconcile", NULL, "--root OEMPUB [--json] EXPORT...",
+		"Verify appliance log exports; exit 1 on any anomaly.",
+		"Checks every signature, the Merkle root against the signed checkpoint,\n"
+		"tokens per quota, duplicate device UIDs and install reports.\n"
+		"  -r, --root OEMPUB       the OEM root public key (PEM)\n"
+		"  --json                  print the report as JSON\n",
+	},
 	reconcile_exec,
 };

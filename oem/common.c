@@ -13,25 +13,17 @@
 void
 oem_usage(const struct oem_cmd *cmd, FILE *f)
 {
-	fprintf(f, "usage: tally-oem %s%s%s %s\n%s\n", cmd->group,
-	    cmd->sub != NULL ? " " : "", cmd->sub != NULL ? cmd->sub : "",
-	    cmd->args, cmd->summary);
-	if (cmd->help != NULL)
-		fputs(cmd->help, f);
-	fputs("  -h, --help              this text\n", f);
+	tally_cmd_usage("tally-oem", &cmd->words, f);
 }
 
 void
 oem_errx(const struct oem_cmd *cmd, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	tally_cmd_verrx("tally-oem", &cmd->words, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "tally-oem: %s%s%s: %s\n", cmd->group,
-	    cmd->sub != NULL ? " " : "", cmd->sub != NULL ? cmd->sub : "", msg);
 }
 
 int

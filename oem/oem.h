@@ -9,15 +9,12 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include "cmdtab.h"
 
 enum { OEM_EXIT_OK = 0, OEM_EXIT_ANOMALY = 1, OEM_EXIT_USAGE = 2 };
 
 struct oem_cmd {
-	const char *group;       /* first word, e.g. "quota" */
-	const char *sub;         /* second word, e.g. "create", or NULL */
-	const char *args;        /* usage after the words */
-	const char *summary;     /* one line */
-	const char *help;        /* option descriptions for --help */
+	struct tally_cmd_words words;  /* first: see lib/cmdtab.h */
 	int (*exec)(const struct oem_cmd *self, int argc, char **argv); /* argv[0] = last word */
 };
 
