@@ -219,6 +219,27 @@ load_jig(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t 
 	return jig_add_packed(arg, key, val, vlen);
 }
 
+/* The log's last entry must be next_index - 1 (none on a new store). */
+static int
+check_log_end(struct issue_ctx *ctx, struct store_txn *t)
+{
+	const uint8_t *k, *v;
+	size_t klen, vlen;
+	int r;
+
+	r = store_txn_last(t, STORE_DB_LOG, &k, &klen, &v, &vlen);
+	if (r == TALLY_ERR_NOT_FOUND)
+		return ctx->next_index == 0 ? 0 : TALLY_ERR_STORAGE;
+	if (r != 0)
+		return r;
+	if (klen != 8 || store_be64_get(k) + 1 != ctx->next_index) {
+		log_err("log ends at another index than the store's next index %llu",
+		    (unsigned long long)ctx->next_index);
+		return TALLY_ERR_STORAGE;
+	}
+	return 0;
+}
+
 /* Frontier and next index from meta; both absent on a new store. */
 static int
 load_meta(struct issue_ctx *ctx, struct store_txn *t)
@@ -230,7 +251,7 @@ load_meta(struct issue_ctx *ctx, struct store_txn *t)
 	r = store_txn_get(t, STORE_DB_META, STORE_META_FRONTIER,
 	    strlen(STORE_META_FRONTIER), &v, &vlen);
 	if (r == TALLY_ERR_NOT_FOUND)
-		return 0;
+		return check_log_end(ctx, t);
 	if (r != 0)
 		return r;
 	if (tally_merkle_frontier_decode(&ctx->frontier, v, vlen) != 0)
@@ -242,7 +263,7 @@ load_meta(struct issue_ctx *ctx, struct store_txn *t)
 	ctx->next_index = store_be64_get(v);
 	if (ctx->next_index != ctx->frontier.size)
 		return TALLY_ERR_STORAGE;
-	return 0;
+	return check_log_end(ctx, t);
 }
 
 int

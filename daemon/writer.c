@@ -128,6 +128,8 @@ write_entry(struct writer *w, Tally__LogEntry *e)
 	}
 	if (r != 0) {
 		log_tally_err(r, "cannot append to the log");
+		if (r == TALLY_ERR_STORAGE_FULL)
+			store_set_full(w->ctx.st, true);
 		if (issue_cache_load(&w->ctx) != 0)
 			log_err("store unreadable: every request will fail");
 	}
@@ -358,7 +360,10 @@ writer_setup(struct writer *w, struct store *st, EVP_PKEY *key,
 	start.appliance_key_id.len = 32;
 	e.body_case = TALLY__LOG_ENTRY__BODY_START;
 	e.start = &start;
-	if ((r = write_entry(w, &e)) != 0)
+	if ((r = write_entry(w, &e)) == TALLY_ERR_STORAGE_FULL)
+		log_err("the store is full: serving status and reissues only until "
+		    "the map size is raised");
+	else if (r != 0)
 		return r;
 	publish_status(w);
 	if ((w->done_ev = event_new(w->base, -1, 0, done_cb, w)) == NULL)

@@ -98,7 +98,9 @@ void wreq_free(struct wreq *r);
  * must chain to. base is the loop's event_base (pthreads enabled with
  * evthread_use_pthreads() before it was made): done() callbacks run there.
  * Binds the store to key (store_check_key) and appends a Start entry
- * before returning. Errors: TALLY_ERR_NOMEM, TALLY_ERR_STORAGE,
+ * before returning; on a full store (no room for that entry) it starts
+ * anyway, marks the store full (store_is_full) and serves what needs no
+ * space (status, reissues, refusals). Errors: TALLY_ERR_NOMEM, TALLY_ERR_STORAGE,
  * TALLY_ERR_STORAGE_FULL, TALLY_ERR_IO (CA file), TALLY_ERR_MISMATCH (the
  * store belongs to another appliance key), TALLY_ERR_CRYPTO. */
 int writer_start(struct store *st, EVP_PKEY *key, EVP_PKEY *oem_root,

@@ -335,6 +335,24 @@ test_group_commit(void **state)
 	EVP_PKEY_free(jk);
 }
 
+/* Uses up the map with small meta records until not one more fits. */
+static void
+fill_store(struct store *st)
+{
+	struct store_txn t;
+	char key[32];
+	int r = 0;
+
+	for (int i = 0; r == 0; i++) {
+		assert_true(i < 100000);
+		snprintf(key, sizeof(key), "test-fill-%08d", i);
+		assert_int_equal(store_txn_begin(st, &t, true), 0);
+		store_txn_put(&t, STORE_DB_META, key, strlen(key), key, 8, 0);
+		r = store_txn_commit(&t);
+		assert_true(r == 0 || r == TALLY_ERR_STORAGE_FULL);
+	}
+}
+
 /* A map too small: STORAGE_FULL, nothing half-written, the writer goes on. */
 static void
 test_storage_full(void **state)
@@ -396,6 +414,21 @@ test_storage_full(void **state)
 	}
 	assert_int_equal(stored_issued(f, qid), ok);
 
+	/* Restart on a store without room even for the Start entry: it
+	 * starts, says it is full, reissues. */
+	writer_stop(f->w, "test");
+	f->w = NULL;
+	fill_store(f->st);
+	assert_int_equal(writer_start(f->st, f->key, f->oem, f->ca_file, f->base, &f->w), 0);
+	assert_int_equal(query_status(f->st, &a, &st), 0);
+	assert_true(st.storage_full);
+	tally_arena_release(&a);
+	next = 0;
+	r = fx_run1(f, fx_req_issue(f, jig, "widget", &next, sizeof(next)));
+	assert_int_equal(r->error, 0);
+	assert_true(r->reissued);
+	wreq_free(r);
+
 	/* Restart with a larger map: counters and log agree, issuing resumes. */
 	f->map_size = MAP_BIG;
 	assert_int_equal(fx_restart(f), 0);
@@ -413,6 +446,69 @@ test_storage_full(void **state)
 	free(f);
 }
 
+static void
+free_done(struct wreq *r, void *arg)
+{
+	size_t *n = arg;
+
+	(*n)++;
+	wreq_free(r);
+}
+
+static void
+never_done(struct wreq *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+	fail_msg("done() called after the loop was told to stop");
+}
+
+/* writer_stop finishes the queue and logs Stop; replies reach done() while
+ * the loop runs, and are freed without a call once it was told to stop. */
+static void
+test_stop(void **state)
+{
+	struct fx *f = *state;
+	struct tally_arena a = TALLY_ARENA_INIT;
+	Tally__StatusResponse st = TALLY__STATUS_RESPONSE__INIT;
+	struct walk w = { 0 };
+	uint8_t qid[16], jig[32];
+	size_t called = 0;
+	EVP_PKEY *jk;
+	struct wreq *r;
+
+	assert_int_equal(fx_import(f, "widget", 100, qid), 0);
+	assert_int_equal(fx_enroll(f, TALLY_KEY_P256, &jk, jig), 0);
+	for (uint32_t i = 0; i < 50; i++) {
+		r = fx_req_issue(f, jig, "widget", &i, sizeof(i));
+		r->done = free_done;
+		r->arg = &called;
+		writer_submit(f->w, r);
+	}
+	writer_stop(f->w, "test stop");
+	assert_int_equal(called, 50);
+	assert_int_equal(stored_issued(f, qid), 50);
+	assert_int_equal(query_status(f->st, &a, &st), 0);
+	w.leaves = calloc(st.log_size, 32);
+	assert_int_equal(query_log_range(f->st, 0, st.log_size, walk_entry, &w), 0);
+	assert_int_equal(w.stops, 1);
+	assert_int_equal(w.tokens, 50);
+	free(w.leaves);
+	tally_arena_release(&a);
+
+	assert_int_equal(writer_start(f->st, f->key, f->oem, f->ca_file, f->base, &f->w), 0);
+	for (uint32_t i = 100; i < 110; i++) {
+		r = fx_req_issue(f, jig, "widget", &i, sizeof(i));
+		r->done = never_done;
+		writer_submit(f->w, r);
+	}
+	event_base_loopbreak(f->base);
+	writer_stop(f->w, "test stop");
+	f->w = NULL;
+	assert_int_equal(stored_issued(f, qid), 60);  /* committed all the same */
+	EVP_PKEY_free(jk);
+}
+
 int
 main(void)
 {
@@ -422,6 +518,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_merkle_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
 		cmocka_unit_test(test_storage_full),
+		cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
