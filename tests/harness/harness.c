@@ -59,6 +59,7 @@ th_write_config(struct th *t, const char *extra)
 int
 th_init(struct th *t, const struct th_opts *o)
 {
+	signal(SIGPIPE, SIG_IGN);
 	memset(t, 0, sizeof(*t));
 	snprintf(t->dir, sizeof(t->dir), "/tmp/tally-test-XXXXXX");
 	if (mkdtemp(t->dir) == NULL) {
@@ -340,4 +341,17 @@ th_log_contains(struct th *t, const char *needle)
 	found = memmem(buf, len, needle, strlen(needle)) != NULL;
 	free(buf);
 	return found;
+}
+
+bool
+th_log_wait(struct th *t, const char *needle, int timeout_ms)
+{
+	uint64_t end = tally_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+
+	while (!th_log_contains(t, needle)) {
+		if (tally_mono_ns() > end)
+			return false;
+		sleep_ms(20);
+	}
+	return true;
 }

@@ -31,7 +31,9 @@
  * Teardown runs after a failed assertion too, so no tallyd is left behind;
  * tallyd also gets SIGKILL if the test process dies (PR_SET_PDEATHSIG).
  * Set TALLY_TEST_LOG=1 to copy tallyd.log to stderr at cleanup, and
- * TALLY_TEST_KEEP=1 to keep the folder.
+ * TALLY_TEST_KEEP=1 to keep the folder. th_setup/th_init set SIGPIPE to
+ * SIG_IGN in the test process, so writing to a connection tallyd closed
+ * gives an error instead of killing the test.
  *
  * Return conventions: functions named *_code return a Tally__ErrorCode
  * (0 = OK, > 0 refused by tallyd) or a negative tally_err when the
@@ -128,6 +130,10 @@ int th_cmocka_teardown(void **state);
 
 /* Does tallyd.log contain needle? */
 bool th_log_contains(struct th *t, const char *needle);
+
+/* Waits up to timeout_ms for needle to appear in tallyd.log (tallyd may
+ * log an event just after the client saw its effect). */
+bool th_log_wait(struct th *t, const char *needle, int timeout_ms);
 
 /* Rewrites tallyd.conf with extra lines (replacing o->extra_config). */
 int th_write_config(struct th *t, const char *extra_config);

@@ -94,8 +94,11 @@ th_tls_close(struct th_conn *c)
 {
 	if (c == NULL)
 		return;
-	if (c->ssl != NULL)
+	if (c->ssl != NULL) {
+		SSL_shutdown(c->ssl);   /* close_notify; errors do not matter here */
+		ERR_clear_error();
 		SSL_free(c->ssl);
+	}
 	SSL_CTX_free(c->ctx);
 	if (c->fd >= 0)
 		close(c->fd);
