@@ -415,6 +415,9 @@ ctlreq_done(struct wreq *w, void *arg)
 	if (w->error != 0)
 		log_info("operator uid %u: %s refused: %s (code %d)", (unsigned)w->operator_uid,
 		    wreq_name(w->kind), w->message, w->error);
+	else if (w->kind == WREQ_CHECKPOINT)
+		log_info("operator uid %u: checkpoint done, tree size %llu",
+		    (unsigned)w->operator_uid, (unsigned long long)w->tree_size);
 	else
 		log_info("operator uid %u: %s done, log index %llu", (unsigned)w->operator_uid,
 		    wreq_name(w->kind), (unsigned long long)w->log_index);
