@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
@@ -64,6 +65,10 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 		evutil_closesocket(fd);
 		return;
 	}
+	/* Replies are small frames: without TCP_NODELAY, Nagle plus the jig's
+	 * delayed ACK holds each one back ~40 ms. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int)) != 0)
+		log_warn("jig connection from %s: TCP_NODELAY: %s", peer, strerror(errno));
 	if ((ssl = SSL_new(d->tls)) == NULL) {
 		log_err("jig connection from %s: SSL_new failed", peer);
 		evutil_closesocket(fd);
