@@ -307,8 +307,14 @@ conn_open(struct load *ld, struct conn *c, unsigned idx)
 void
 conn_free(struct conn *c)
 {
-	if (c->bev != NULL)
+	SSL *ssl;
+
+	if (c->bev != NULL) {
+		/* A TLS close_notify, so tallyd sees a clean close, not an EOF. */
+		if (c->up && (ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL)
+			SSL_shutdown(ssl);
 		bufferevent_free(c->bev);
+	}
 	c->bev = NULL;
 	free(c->slots);
 	free(c->free_slots);

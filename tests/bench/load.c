@@ -56,8 +56,9 @@ settle(struct load *ld)
 void
 load_conn_up(struct load *ld, struct conn *c)
 {
-	(void)c;
 	ld->res->connected++;
+	if (ld->phase == PHASE_WARMUP || ld->phase == PHASE_MEASURE)
+		conn_pump(c);  /* came up after the connect timeout */
 	settle(ld);
 }
 
