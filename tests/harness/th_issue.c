@@ -355,14 +355,14 @@ read_record(const uint8_t *buf, size_t len, struct th_log_tokens *out)
 	if (rec == NULL)
 		return TALLY_ERR_INVALID;
 	if (rec->body_case == TALLY__EXPORT_RECORD__BODY_ENTRY) {
-		out->entries++;
 		e = tally__log_entry__unpack(NULL, rec->entry.len, rec->entry.data);
-		if (e == NULL)
-			r = TALLY_ERR_INVALID;
+		if (e == NULL || e->index != out->entries)
+			r = TALLY_ERR_INVALID;   /* not a LogEntry, or an index gap */
 		else if (e->body_case == TALLY__LOG_ENTRY__BODY_TOKEN_ISSUED)
 			r = e->token_issued != NULL ? keep_token(e, out) : TALLY_ERR_INVALID;
 		if (e != NULL)
 			tally__log_entry__free_unpacked(e, NULL);
+		out->entries++;
 	}
 	tally__export_record__free_unpacked(rec, NULL);
 	return r;

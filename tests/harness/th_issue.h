@@ -89,10 +89,12 @@ struct th_log_tokens {
 	uint64_t entries;      /* log entries in the file, tokens or not */
 };
 
-/* Reads every entry of the export file at path and keeps the tokens
- * (payload parsed without checking the signature: oem_reconcile_file
- * does that). Errors: TALLY_ERR_IO, TALLY_ERR_INVALID (a frame that is
- * not an ExportRecord or LogEntry, a token payload that does not parse),
+/* Reads every entry of the export file at path, checks that entry k
+ * has LogEntry.index k (no gap, the export starting at 0), and keeps the
+ * tokens (payload parsed without checking the signature:
+ * oem_reconcile_file does that). Errors: TALLY_ERR_IO, TALLY_ERR_INVALID
+ * (a frame that is not an ExportRecord or LogEntry, an index out of
+ * place, a token payload that does not parse),
  * TALLY_ERR_NOMEM. Release with th_log_tokens_free, even on error. */
 int th_export_tokens(const char *path, struct th_log_tokens *out);
 void th_log_tokens_free(struct th_log_tokens *lt);
