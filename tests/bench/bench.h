@@ -68,6 +68,34 @@ struct bench_env {
 	struct bench_jig *jigs;     /* calloc'd, BENCH_MAX_JIGS at most */
 };
 
+#define BENCH_CPU_THREADS 16
+
+/* CPU counters at one instant (cpu.c). */
+struct bench_cpu_snap {
+	uint64_t total, idle;       /* /proc/stat, clock ticks, all CPUs */
+	uint64_t self_us;           /* tally-bench user+system time */
+	size_t n;
+	pid_t tid[BENCH_CPU_THREADS];
+	uint64_t ticks[BENCH_CPU_THREADS]; /* tallyd thread utime+stime */
+};
+
+/* Where the CPU went over the window, in cores (1.0 = one core busy). */
+struct bench_cpu {
+	unsigned cores;             /* online CPUs */
+	size_t n;
+	pid_t tid[BENCH_CPU_THREADS];
+	int main[BENCH_CPU_THREADS];/* 1 for tallyd's main (event loop) thread */
+	double thread_cores[BENCH_CPU_THREADS];
+	double tallyd_cores, bench_cores, other_cores, idle_cores;
+};
+
+/* Reads the counters now; tallyd's threads when tallyd > 0. */
+void bench_cpu_snap(pid_t tallyd, struct bench_cpu_snap *s);
+
+/* Differences between snapshots a and b taken secs seconds apart. */
+void bench_cpu_diff(const struct bench_cpu_snap *a, const struct bench_cpu_snap *b,
+    pid_t tallyd, double secs, struct bench_cpu *out);
+
 /* Results of one load run. */
 struct bench_result {
 	uint64_t tokens;            /* IssueToken OK replies inside the window */
@@ -82,6 +110,8 @@ struct bench_result {
 	uint64_t reissued;          /* OK replies marked reissued (fresh UIDs: should be 0) */
 	uint64_t tokens_all;        /* OK IssueToken replies in every phase */
 	unsigned connected;         /* connections that completed the handshake */
+	struct bench_cpu cpu;       /* CPU use over the window */
+	double loadavg;             /* 1-minute load average before the run */
 };
 
 /* Prints one progress line "bench: ..." on stderr. */

@@ -153,14 +153,20 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	case PHASE_WARMUP:
 		if (now - ld->t_start >= ld->o->warmup * NS) {
 			ld->phase = PHASE_MEASURE;
-			ld->t_measure = now;
+			bench_cpu_snap(ld->env->tallyd, &ld->cpu0);
+			ld->t_measure = tally_mono_ns();
 			bench_say("measuring for %u s", ld->o->seconds);
 		}
 		break;
 	case PHASE_MEASURE:
 		if (now - ld->t_measure >= ld->o->seconds * NS) {
+			struct bench_cpu_snap cpu1;
+
+			bench_cpu_snap(ld->env->tallyd, &cpu1);
 			ld->phase = PHASE_DRAIN;
-			ld->t_end = now;
+			ld->t_end = tally_mono_ns();
+			bench_cpu_diff(&ld->cpu0, &cpu1, ld->env->tallyd,
+			    (double)(ld->t_end - ld->t_measure) / NS, &ld->res->cpu);
 			bench_say("window closed; waiting for %u replies in flight",
 			    ld->in_flight);
 		}
@@ -243,6 +249,8 @@ bench_load_run(const struct bench_opts *o, const struct bench_env *env,
 	int r = TALLY_ERR_NOMEM;
 
 	memset(res, 0, sizeof(*res));
+	if (getloadavg(&res->loadavg, 1) != 1)
+		res->loadavg = -1;
 	if (RAND_bytes(ld.uid_prefix, sizeof(ld.uid_prefix)) != 1)
 		return TALLY_ERR_CRYPTO;
 	if ((ld.base = event_base_new()) == NULL ||

@@ -74,6 +74,7 @@ struct load {
 	uint8_t uid_prefix[8];
 	unsigned errors_logged;
 	struct bench_lat lat;
+	struct bench_cpu_snap cpu0; /* at the start of the window */
 	int failed;         /* a local failure (memory) ended the run */
 	int interrupted;    /* a signal ended the run */
 };

@@ -165,6 +165,27 @@ print_errors(const struct bench_result *res)
 }
 
 static void
+print_cpu(const struct bench_result *res)
+{
+	const struct bench_cpu *c = &res->cpu;
+	size_t i;
+
+	if (c->cores == 0)
+		return;
+	printf("bench: CPU over the window (%u cores): tallyd %.2f cores (", c->cores,
+	    c->tallyd_cores);
+	for (i = 0; i < c->n; i++)
+		printf("%s%s %.2f", i ? ", " : "", c->main[i] ? "event loop" : "thread",
+		    c->thread_cores[i]);
+	printf("), tally-bench %.2f, other processes %.2f, idle %.2f\n",
+	    c->bench_cores, c->other_cores, c->idle_cores);
+	if (res->loadavg > 0.5)
+		printf("bench: note: load average %.2f before the run: other work shares "
+		    "the CPUs, figures are lower and noisier than on a quiet machine\n",
+		    res->loadavg);
+}
+
+static void
 report(const struct bench_opts *o, const struct bench_result *res, double sign_per_s)
 {
 	double ratio = sign_per_s > 0 ? res->tokens_per_s / sign_per_s : 0;
@@ -180,6 +201,7 @@ report(const struct bench_opts *o, const struct bench_result *res, double sign_p
 	    res->p50_ms, res->p99_ms, res->max_ms);
 	printf("bench: openssl speed %s, 1 core: %.0f sign/s\n",
 	    o->key_type == TALLY_KEY_ED25519 ? "ed25519" : "ecdsap256", sign_per_s);
+	print_cpu(res);
 	print_errors(res);
 	if (ratio < TARGET_RATIO)
 		printf("bench: ratio %.3f is below the target %.1f\n", ratio, TARGET_RATIO);
