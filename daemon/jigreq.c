@@ -18,6 +18,20 @@
 #include "writer.h"
 
 #define NS_PER_S 1000000000ull
+#define JIG_SOFTWARE_MAX 128   /* Hello.jig_software, printable ASCII */
+
+static bool
+printable(const char *p, size_t min, size_t max)
+{
+	size_t n = strlen(p), i;
+
+	if (n < min || n > max)
+		return false;
+	for (i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e)
+			return false;
+	return true;
+}
 
 static void
 reply(struct session *s, Tally__Response *resp)
@@ -33,6 +47,12 @@ do_hello(struct session *s, Tally__Request *rq)
 	struct tally_arena a = TALLY_ARENA_INIT;
 	int r;
 
+	if (rq->hello == NULL || !printable(rq->hello->jig_software, 0, JIG_SOFTWARE_MAX)) {
+		session_reply_error(s, rq->request_id, TALLY__ERROR_CODE__BAD_REQUEST,
+		    "jig_software must be at most 128 printable characters");
+		return;
+	}
+	log_debug("jig %s: Hello from \"%s\"", s->name, rq->hello->jig_software);
 	if ((r = query_hello(s->d->store, &a, &h)) != 0) {
 		log_tally_err(r, "jig %s: Hello", s->name);
 		session_reply_error(s, rq->request_id, TALLY__ERROR_CODE__INTERNAL,
@@ -112,19 +132,6 @@ do_challenge(struct session *s, Tally__Request *rq)
 	resp.body_case = TALLY__RESPONSE__BODY_CHALLENGE;
 	resp.challenge = &c;
 	reply(s, &resp);
-}
-
-static bool
-printable(const char *p, size_t min, size_t max)
-{
-	size_t n = strlen(p), i;
-
-	if (n < min || n > max)
-		return false;
-	for (i = 0; i < n; i++)
-		if (p[i] < 0x20 || p[i] > 0x7e)
-			return false;
-	return true;
 }
 
 /* Field checks of IssueTokenRequest; NULL when good, else what is wrong. */

@@ -86,22 +86,6 @@ session_table_free(struct tallyd *d)
 	memset(&d->sessions, 0, sizeof(d->sessions));
 }
 
-static void
-write_cb(struct bufferevent *bev, void *arg)
-{
-	struct session *s = arg;
-
-	if (s->closing) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-			session_free(s);
-		return;
-	}
-	if (s->read_paused) {
-		s->read_paused = false;
-		bufferevent_enable(bev, EV_READ);
-	}
-}
-
 void
 session_close(struct session *s)
 {
@@ -167,7 +151,7 @@ read_frames(struct session *s)
 	size_t len;
 	int r = TALLY_ERR_AGAIN;
 
-	while (!s->closing && (r = evframe_peek(in, &body, &len)) == 0) {
+	while (!s->closing && !s->read_paused && (r = evframe_peek(in, &body, &len)) == 0) {
 		rq = tally__request__unpack(NULL, len, body);
 		evbuffer_drain(in, TALLY_FRAME_HDR + len);
 		if (rq == NULL) {
@@ -176,8 +160,15 @@ read_frames(struct session *s)
 		}
 		jigreq_handle(s, rq);
 		tally__request__free_unpacked(rq, NULL);
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > OUT_HIGH) {
+			/* the jig does not read its replies: stop reading its
+			 * requests until write_cb sees the output drained */
+			s->read_paused = true;
+			bufferevent_disable(s->bev, EV_READ);
+			log_debug("jig %s: replies not read; pausing its requests", s->name);
+		}
 	}
-	if (s->closing)
+	if (s->closing || s->read_paused)
 		return;
 	if (r == TALLY_ERR_TOO_LARGE)
 		protocol_error(s, "frame longer than 65536 bytes");
@@ -185,9 +176,25 @@ read_frames(struct session *s)
 		protocol_error(s, "frame of length 0");
 	else if (r != TALLY_ERR_AGAIN)
 		protocol_error(s, "out of memory reading a frame");
-	else if (evbuffer_get_length(bufferevent_get_output(s->bev)) > OUT_HIGH) {
-		s->read_paused = true;
-		bufferevent_disable(s->bev, EV_READ);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->closing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			session_free(s);
+		return;
+	}
+	if (s->read_paused) {
+		/* output below OUT_LOW again: serve the frames already buffered */
+		s->read_paused = false;
+		log_debug("jig %s: replies read; resuming its requests", s->name);
+		bufferevent_enable(bev, EV_READ);
+		read_frames(s);
+		session_settle(s);
 	}
 }
 

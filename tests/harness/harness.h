@@ -194,6 +194,7 @@ struct th_tls_opts {
 	int jig;                 /* index into t->jig, or -1 for no certificate */
 	const struct th_jig *as; /* or this identity (overrides jig) */
 	int max_version;         /* 0 = TLS1_3_VERSION; e.g. TLS1_2_VERSION */
+	int rcvbuf;              /* SO_RCVBUF in bytes (a slow reader); 0 = default */
 };
 
 struct th_conn;

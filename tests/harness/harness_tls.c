@@ -72,7 +72,7 @@ client_ctx(struct th *t, const struct th_tls_opts *o)
 }
 
 static int
-tcp_connect(uint16_t port, int *out)
+tcp_connect(uint16_t port, int rcvbuf, int *out)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int fd;
@@ -81,6 +81,8 @@ tcp_connect(uint16_t port, int *out)
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return TALLY_ERR_IO;
 	set_rcv_timeout(fd, IO_TIMEOUT_MS);
+	if (rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
 		close(fd);
 		return TALLY_ERR_IO;
@@ -119,7 +121,7 @@ th_tls_connect(struct th *t, const struct th_tls_opts *o, struct th_conn **out)
 	r = TALLY_ERR_CRYPTO;
 	if ((c->ctx = client_ctx(t, o)) == NULL || (c->ssl = SSL_new(c->ctx)) == NULL)
 		goto fail;
-	if ((r = tcp_connect(t->port, &c->fd)) != 0)
+	if ((r = tcp_connect(t->port, o->rcvbuf, &c->fd)) != 0)
 		goto fail;
 	r = TALLY_ERR_CLOSED;
 	if (SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1)

@@ -393,6 +393,43 @@ test_stop_with_jigs_connected(void **state)
 	th_tls_close(b);
 }
 
+/* A jig that pipelines 100000 requests before reading any reply, with a
+ * 4 KiB receive buffer (about 5 MB of replies, more than the kernel
+ * buffers take): tallyd stops reading it while its replies cannot be sent,
+ * goes on when the jig reads, and every reply arrives, in order. */
+static void
+test_pipelined_backpressure(void **state)
+{
+	struct th *t = *state;
+	Tally__Request rq = TALLY__REQUEST__INIT;
+	Tally__ChallengeRequest ch = TALLY__CHALLENGE_REQUEST__INIT;
+	Tally__Response *resp = NULL;
+	struct th_conn *c;
+	const uint64_t n = 100000;
+	uint64_t i;
+
+	assert_int_equal(th_enroll(t, 0), 0);
+	assert_int_equal(th_tls_connect(t, &(struct th_tls_opts){ .jig = 0, .rcvbuf = 4096 }, &c), 0);
+	rq.body_case = TALLY__REQUEST__BODY_CHALLENGE;
+	rq.challenge = &ch;
+	for (i = 1; i <= n; i++) {
+		rq.request_id = i;
+		assert_int_equal(th_tls_send(c, &rq), 0);
+	}
+	for (i = 1; i <= n; i++) {
+		assert_int_equal(th_tls_recv(c, &resp), 0);
+		assert_int_equal(resp->request_id, i);
+		/* 64 nonces may be outstanding per connection; then RATE_LIMITED */
+		if (i <= 64)
+			assert_int_equal(resp->error, 0);
+		else
+			assert_int_equal(resp->error, TALLY__ERROR_CODE__RATE_LIMITED);
+		tally__response__free_unpacked(resp, NULL);
+	}
+	assert_int_equal(th_hello_code(c, NULL), 0);
+	th_tls_close(c);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, th_cmocka_setup, th_cmocka_teardown)
 #define TS(f, s) cmocka_unit_test_setup_teardown(f, s, th_cmocka_teardown)
 
@@ -413,6 +450,7 @@ main(void)
 		TS(test_nonces, setup_ttl1),
 		TS(test_max_connections, setup_max3),
 		T(test_stop_with_jigs_connected),
+		T(test_pipelined_backpressure),
 	};
 
 	if (getenv("TALLY_TEST_FILTER") != NULL)
