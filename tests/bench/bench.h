@@ -112,6 +112,7 @@ struct bench_result {
 	unsigned connected;         /* connections that completed the handshake */
 	struct bench_cpu cpu;       /* CPU use over the window */
 	double loadavg;             /* 1-minute load average before the run */
+	const char *failure;        /* static text: why bench_load_run failed */
 };
 
 /* Prints one progress line "bench: ..." on stderr. */

@@ -232,7 +232,7 @@ static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
-	unsigned long e;
+	unsigned long err;
 	char buf[256];
 	int n = 0;
 
@@ -243,16 +243,18 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		load_conn_up(c->ld, c);
 		return;
 	}
-	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+	while ((err = bufferevent_get_openssl_error(bev)) != 0) {
 		if (c->ld->errors_logged++ < 10 && n++ < 3) {
-			ERR_error_string_n(e, buf, sizeof(buf));
+			ERR_error_string_n(err, buf, sizeof(buf));
 			log_warn("connection %u: TLS: %s", c->idx, buf);
 		}
 	}
-	if (c->ld->errors_logged++ < 10)
-		log_warn("connection %u: %s (%s)", c->idx,
-		    (what & BEV_EVENT_EOF) ? "closed by tallyd" : "error",
-		    (what & BEV_EVENT_EOF) ? "EOF" : strerror(EVUTIL_SOCKET_ERROR()));
+	if (c->ld->errors_logged++ < 10) {
+		int e = EVUTIL_SOCKET_ERROR();
+
+		log_warn("connection %u: %s", c->idx, (what & BEV_EVENT_EOF) ?
+		    "closed by tallyd" : e != 0 ? strerror(e) : "TLS error");
+	}
 	conn_close(c);
 }
 

@@ -268,14 +268,22 @@ bench_load_run(const struct bench_opts *o, const struct bench_env *env,
 		goto out;
 	event_base_dispatch(ld.base);
 	finish(&ld);
-	if (ld.interrupted)
+	if (ld.interrupted) {
 		r = TALLY_ERR_CLOSED;
-	else if (ld.failed)
+		res->failure = "interrupted";
+	} else if (ld.failed) {
 		r = TALLY_ERR_NOMEM;
-	else if (res->connected == 0)
+		res->failure = "out of memory";
+	} else if (res->connected == 0) {
 		r = TALLY_ERR_IO;
-	else if (res->tokens == 0)
+		res->failure = "no jig connection could be made";
+	} else if (ld.phase < PHASE_DRAIN) {
+		r = TALLY_ERR_IO;
+		res->failure = "every connection was lost before the window closed";
+	} else if (res->tokens == 0) {
 		r = TALLY_ERR_INVALID;
+		res->failure = "no token was issued in the measured window";
+	}
  out:
 	for (i = 0; ld.conns != NULL && i < ld.nconns; i++)
 		conn_free(&ld.conns[i]);

@@ -7,8 +7,9 @@
  *
  * Progress goes to stderr; the report to stdout, last line:
  *   bench: tokens_per_s=N p50_ms=X p99_ms=X sign_per_s=N ratio=X
- * Exit 0 after a measured run, 1 when the run failed or tallyd returned a
- * token that does not verify, 2 on a usage error.
+ * Exit 0 after a measured run, 1 when the run failed, a connection was
+ * lost, or tallyd returned a token that does not verify or was "reissued"
+ * for a fresh UID; 2 on a usage error.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -225,8 +226,10 @@ run(const struct bench_opts *o, struct bench_env *env, struct bench_result *res,
 	}
 	*stage = "load run";
 	r = bench_load_run(o, env, res);
+	if (res->failure != NULL)
+		*stage = res->failure;
 	if (r != 0 && r != TALLY_ERR_CLOSED) {
-		log_tally_err(r, "load run");
+		log_err("load run: %s", *stage);
 		print_errors(res);
 		bench_show_log(env);
 	}
@@ -267,10 +270,14 @@ main(int argc, char **argv)
 	}
 	r = run(&o, &env, &res, &sign_per_s, &stage);
 	if (r != 0) {
-		printf("bench: FAILED: %s: %s\n", stage, r == TALLY_ERR_CLOSED ?
-		    "interrupted" : tally_strerror(r));
+		if (res.failure != NULL)
+			printf("bench: FAILED: %s\n", stage);
+		else
+			printf("bench: FAILED: %s: %s\n", stage, r == TALLY_ERR_CLOSED ?
+			    "interrupted" : tally_strerror(r));
 		return 1;
 	}
 	report(&o, &res, sign_per_s);
-	return res.bad_tokens != 0 || res.reissued != 0 ? 1 : 0;
+	/* Figures were measured, but tallyd misbehaved: say so in the status. */
+	return res.bad_tokens != 0 || res.reissued != 0 || res.conn_failures != 0 ? 1 : 0;
 }
