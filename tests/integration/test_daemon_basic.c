@@ -17,9 +17,12 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 
+#include "checkpoint.h"
 #include "err.h"
 #include "tests/harness/harness.h"
 #include "key.h"
+#include "log.pb-c.h"
+#include "merkle.h"
 #include "util.h"
 
 #define NOBODY 65534
@@ -231,6 +234,190 @@ test_check_config(void **state)
 	assert_non_null(strstr(out, "usage: tallyd"));
 }
 
+static Tally__CtlResponse *
+ctl_ok(struct th *t, Tally__CtlRequest *rq, Tally__CtlResponse__BodyCase want)
+{
+	Tally__CtlResponse *resp = NULL;
+
+	assert_int_equal(th_ctl(t, rq, &resp), 0);
+	assert_int_equal(resp->error, 0);
+	assert_true(resp->last);
+	assert_int_equal(resp->body_case, want);
+	return resp;
+}
+
+/* One token for uid through jig 0 (enrolled here). */
+static void
+issue_one(struct th *t, const char *uid)
+{
+	struct th_conn *c = NULL;
+
+	assert_int_equal(th_tls_connect(t, &(struct th_tls_opts){ .jig = 0 }, &c), 0);
+	assert_int_equal(th_issue_code(c, "widget", NULL, (const uint8_t *)uid, strlen(uid), NULL), 0);
+	th_tls_close(c);
+}
+
+static void
+test_control_requests(void **state)
+{
+	struct th *t = *state;
+	Tally__CtlRequest rq = TALLY__CTL_REQUEST__INIT;
+	Tally__TokenShowRequest ts = TALLY__TOKEN_SHOW_REQUEST__INIT;
+	Tally__CheckpointRequest cp = TALLY__CHECKPOINT_REQUEST__INIT;
+	Tally__JigListRequest jl = TALLY__JIG_LIST_REQUEST__INIT;
+	Tally__QuotaListRequest ql = TALLY__QUOTA_LIST_REQUEST__INIT;
+	Tally__CtlResponse *resp;
+	EVP_PKEY *pub = NULL;
+	uint8_t root[32];
+	uint64_t size;
+	char origin[TALLY_ORIGIN_MAX];
+
+	assert_int_equal(th_enroll(t, 0), 0);
+	assert_int_equal(th_quota_code(t, "widget", 5, NULL), 0);
+	issue_one(t, "unit-0001");
+	/* lists */
+	rq.body_case = TALLY__CTL_REQUEST__BODY_JIG_LIST;
+	rq.jig_list = &jl;
+	resp = ctl_ok(t, &rq, TALLY__CTL_RESPONSE__BODY_JIG_LIST);
+	assert_int_equal(resp->jig_list->n_jigs, 1);
+	assert_memory_equal(resp->jig_list->jigs[0]->jig_key_id.data, t->jig[0].key_id, 32);
+	tally__ctl_response__free_unpacked(resp, NULL);
+	rq.body_case = TALLY__CTL_REQUEST__BODY_QUOTA_LIST;
+	rq.quota_list = &ql;
+	resp = ctl_ok(t, &rq, TALLY__CTL_RESPONSE__BODY_QUOTA_LIST);
+	assert_int_equal(resp->quota_list->n_quotas, 1);
+	assert_int_equal(resp->quota_list->quotas[0]->issued, 1);
+	tally__ctl_response__free_unpacked(resp, NULL);
+	/* token show: found, not found, malformed */
+	rq.body_case = TALLY__CTL_REQUEST__BODY_TOKEN_SHOW;
+	rq.token_show = &ts;
+	ts.device_uid = (ProtobufCBinaryData){ 9, (uint8_t *)"unit-0001" };
+	resp = ctl_ok(t, &rq, TALLY__CTL_RESPONSE__BODY_TOKEN_SHOW);
+	assert_int_equal(resp->token_show->n_tokens, 1);
+	tally__ctl_response__free_unpacked(resp, NULL);
+	ts.device_uid = (ProtobufCBinaryData){ 9, (uint8_t *)"unit-0002" };
+	assert_int_equal(th_ctl(t, &rq, &resp), 0);
+	assert_int_equal(resp->error, TALLY__ERROR_CODE__NOT_FOUND);
+	tally__ctl_response__free_unpacked(resp, NULL);
+	ts.device_uid = (ProtobufCBinaryData){ 0, NULL };
+	assert_int_equal(th_ctl(t, &rq, &resp), 0);
+	assert_int_equal(resp->error, TALLY__ERROR_CODE__BAD_REQUEST);
+	tally__ctl_response__free_unpacked(resp, NULL);
+	/* checkpoint: a signed note over the whole log */
+	rq.body_case = TALLY__CTL_REQUEST__BODY_CHECKPOINT;
+	rq.checkpoint = &cp;
+	resp = ctl_ok(t, &rq, TALLY__CTL_RESPONSE__BODY_CHECKPOINT);
+	assert_int_equal(tally_key_from_spki(t->appliance_spki, t->appliance_spki_len, &pub), 0);
+	tally_checkpoint_origin(t->appliance_key_id, origin);
+	assert_int_equal(tally_checkpoint_verify(resp->checkpoint->note,
+	    strlen(resp->checkpoint->note), pub, origin, &size, root), 0);
+	assert_int_equal(size, resp->checkpoint->tree_size);
+	assert_true(size >= 4);   /* start, enroll, quota, token */
+	assert_memory_equal(root, resp->checkpoint->root_hash.data, 32);
+	tally__ctl_response__free_unpacked(resp, NULL);
+	EVP_PKEY_free(pub);
+	assert_true(th_log_wait(t, "operator uid 0: checkpoint done", 5000));
+}
+
+/* Reads a whole export from fd: entries into leaves (leaf hashes), the
+ * header and the note; returns the number of entries. */
+static uint64_t
+read_export(int fd, uint64_t request_id, uint8_t *leaves, size_t max,
+    Tally__ExportHeader **hdr, char **note)
+{
+	Tally__CtlResponse *resp = NULL;
+	Tally__ExportRecord *rec;
+	uint64_t n = 0;
+	bool last = false;
+
+	while (!last) {
+		assert_int_equal(th_ctl_recv(fd, &resp), 0);
+		assert_int_equal(resp->error, 0);
+		assert_int_equal(resp->request_id, request_id);
+		assert_int_equal(resp->body_case, TALLY__CTL_RESPONSE__BODY_EXPORT_RECORD);
+		rec = resp->export_record;
+		last = resp->last;
+		if (rec->body_case == TALLY__EXPORT_RECORD__BODY_HEADER) {
+			assert_null(*hdr);
+			*hdr = rec->header;
+			rec->header = NULL;
+			rec->body_case = TALLY__EXPORT_RECORD__BODY__NOT_SET;
+		} else if (rec->body_case == TALLY__EXPORT_RECORD__BODY_ENTRY) {
+			assert_non_null(*hdr);
+			assert_false(last);
+			assert_true(n < max);
+			tally_merkle_leaf_hash(rec->entry.data, rec->entry.len, leaves + 32 * n++);
+		} else {
+			assert_int_equal(rec->body_case, TALLY__EXPORT_RECORD__BODY_CHECKPOINT);
+			assert_true(last);
+			*note = strdup(rec->checkpoint);
+		}
+		tally__ctl_response__free_unpacked(resp, NULL);
+	}
+	return n;
+}
+
+static void
+test_log_export(void **state)
+{
+	struct th *t = *state;
+	Tally__CtlRequest rq = TALLY__CTL_REQUEST__INIT;
+	Tally__LogExportRequest le = TALLY__LOG_EXPORT_REQUEST__INIT;
+	Tally__CtlResponse *resp = NULL;
+	Tally__ExportHeader *hdr = NULL;
+	static uint8_t leaves[256 * 32];
+	struct th_conn *c = NULL;
+	uint8_t root[32], want[32];
+	char origin[TALLY_ORIGIN_MAX], *note = NULL, uid[24];
+	EVP_PKEY *pub = NULL;
+	uint64_t n, size;
+	int fd, i;
+
+	assert_int_equal(th_enroll(t, 0), 0);
+	assert_int_equal(th_quota_code(t, "widget", 200, NULL), 0);
+	/* 150 tokens: the export spans several read transactions (64 each) */
+	assert_int_equal(th_tls_connect(t, &(struct th_tls_opts){ .jig = 0 }, &c), 0);
+	for (i = 0; i < 150; i++) {
+		snprintf(uid, sizeof(uid), "unit-%04d", i);
+		assert_int_equal(th_issue_code(c, "widget", NULL, (const uint8_t *)uid,
+		    strlen(uid), NULL), 0);
+	}
+	th_tls_close(c);
+	rq.request_id = 77;
+	rq.body_case = TALLY__CTL_REQUEST__BODY_LOG_EXPORT;
+	rq.log_export = &le;
+	assert_int_equal(th_ctl_connect(t, &fd), 0);
+	assert_int_equal(th_ctl_send(fd, &rq), 0);
+	n = read_export(fd, 77, leaves, 256, &hdr, &note);
+	close(fd);
+	assert_non_null(hdr);
+	assert_non_null(note);
+	tally_checkpoint_origin(t->appliance_key_id, origin);
+	assert_int_equal(hdr->format_version, 1);
+	assert_string_equal(hdr->origin, origin);
+	assert_int_equal(hdr->first_index, 0);
+	assert_int_equal(hdr->entry_count, n);
+	assert_true(n >= 153);   /* start, enroll, quota, 150 tokens */
+	assert_memory_equal(hdr->appliance_public_key.data, t->appliance_spki, t->appliance_spki_len);
+	/* the signed checkpoint covers exactly the exported entries */
+	assert_int_equal(tally_key_from_spki(t->appliance_spki, t->appliance_spki_len, &pub), 0);
+	assert_int_equal(tally_checkpoint_verify(note, strlen(note), pub, origin, &size, root), 0);
+	assert_int_equal(size, n);
+	tally_merkle_root(leaves, n, want);
+	assert_memory_equal(root, want, 32);
+	EVP_PKEY_free(pub);
+	free(note);
+	tally__export_header__free_unpacked(hdr, NULL);
+	/* from_index past the end is refused */
+	le.from_index = 1000;
+	rq.request_id = 0;
+	assert_int_equal(th_ctl(t, &rq, &resp), 0);
+	assert_int_equal(resp->error, TALLY__ERROR_CODE__BAD_REQUEST);
+	assert_true(resp->last);
+	tally__ctl_response__free_unpacked(resp, NULL);
+	assert_true(th_log_wait(t, "log export sent", 5000));
+}
+
 int
 main(void)
 {
@@ -241,6 +428,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_control_refuses_outsider, th_cmocka_setup, th_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_stop_leaves_nothing, th_cmocka_setup, th_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_check_config, th_cmocka_setup, th_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_control_requests, th_cmocka_setup, th_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_log_export, th_cmocka_setup, th_cmocka_teardown),
 	};
 
 	if (getenv("TALLY_TEST_FILTER") != NULL)
