@@ -165,8 +165,29 @@ print_errors(const struct bench_result *res)
 		    (unsigned long long)(res->bad_tokens + res->verified));
 }
 
+/* The busiest tallyd thread (the writer, when it signs) bounds the rate:
+ * tokens per second of its CPU time, compared with the sign rate, is a
+ * figure that holds even when other processes share the machine. */
 static void
-print_cpu(const struct bench_result *res)
+print_busiest(const struct bench_result *res, double sign_per_s)
+{
+	const struct bench_cpu *c = &res->cpu;
+	double best = 0;
+	size_t i, at = 0;
+
+	for (i = 0; i < c->n; i++)
+		if (c->thread_cores[i] > best)
+			best = c->thread_cores[at = i];
+	if (best < 0.05 || sign_per_s <= 0)
+		return;
+	printf("bench: busiest tallyd thread (%s %d) at %.2f cores: %.0f tokens per "
+	    "second of its CPU time, %.2f of the sign rate\n",
+	    c->main[at] ? "event loop" : "thread", (int)c->tid[at], best,
+	    res->tokens_per_s / best, res->tokens_per_s / best / sign_per_s);
+}
+
+static void
+print_cpu(const struct bench_result *res, double sign_per_s)
 {
 	const struct bench_cpu *c = &res->cpu;
 	size_t i;
@@ -180,6 +201,7 @@ print_cpu(const struct bench_result *res)
 		    c->thread_cores[i]);
 	printf("), tally-bench %.2f, other processes %.2f, idle %.2f\n",
 	    c->bench_cores, c->other_cores, c->idle_cores);
+	print_busiest(res, sign_per_s);
 	if (res->loadavg > 0.5)
 		printf("bench: note: load average %.2f before the run: other work shares "
 		    "the CPUs, figures are lower and noisier than on a quiet machine\n",
@@ -202,7 +224,7 @@ report(const struct bench_opts *o, const struct bench_result *res, double sign_p
 	    res->p50_ms, res->p99_ms, res->max_ms);
 	printf("bench: openssl speed %s, 1 core: %.0f sign/s\n",
 	    o->key_type == TALLY_KEY_ED25519 ? "ed25519" : "ecdsap256", sign_per_s);
-	print_cpu(res);
+	print_cpu(res, sign_per_s);
 	print_errors(res);
 	if (ratio < TARGET_RATIO)
 		printf("bench: ratio %.3f is below the target %.1f\n", ratio, TARGET_RATIO);
