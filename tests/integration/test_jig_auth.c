@@ -92,6 +92,24 @@ test_enrolled_gets_hello(void **state)
 	th_tls_close(c);
 }
 
+/* The jig side pins the appliance key: a different key ID fails the
+ * handshake on the client (lib/tls.c verify callback). */
+static void
+test_client_pins_appliance(void **state)
+{
+	struct th *t = *state;
+	struct th_conn *c = NULL;
+
+	assert_int_equal(th_enroll(t, 0), 0);
+	t->appliance_key_id[0] ^= 1;
+	assert_int_not_equal(th_tls_connect(t, &(struct th_tls_opts){ .jig = 0 }, &c), 0);
+	assert_null(c);
+	t->appliance_key_id[0] ^= 1;
+	assert_int_equal(th_tls_connect(t, &(struct th_tls_opts){ .jig = 0 }, &c), 0);
+	assert_int_equal(th_hello_code(c, NULL), 0);
+	th_tls_close(c);
+}
+
 static void
 test_no_certificate(void **state)
 {
@@ -438,6 +456,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_enrolled_gets_hello),
+		T(test_client_pins_appliance),
 		T(test_no_certificate),
 		T(test_other_ca),
 		T(test_tls12_only),
