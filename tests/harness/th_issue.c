@@ -2,6 +2,7 @@
  * file and its token entries, for the issuance integration tests; see
  * th_issue.h. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -401,4 +402,20 @@ th_log_tokens_free(struct th_log_tokens *lt)
 		free(lt->v[i].env);
 	free(lt->v);
 	*lt = (struct th_log_tokens){ 0 };
+}
+
+int
+th_stop_clean(struct th *t)
+{
+	int rc = th_stop(t, 20000);
+
+	if (rc != 0) {
+		fprintf(stderr, "# tallyd exit status %d on SIGTERM\n", rc);
+		return TALLY_ERR_MISMATCH;
+	}
+	if (th_log_contains(t, "Sanitizer") || th_log_contains(t, "runtime error:")) {
+		fprintf(stderr, "# sanitizer report in %s\n", t->log_path);
+		return TALLY_ERR_MISMATCH;
+	}
+	return 0;
 }

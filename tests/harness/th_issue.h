@@ -99,4 +99,10 @@ struct th_log_tokens {
 int th_export_tokens(const char *path, struct th_log_tokens *out);
 void th_log_tokens_free(struct th_log_tokens *lt);
 
+/* Stops tallyd with SIGTERM (20 s at most) and checks it went well:
+ * exit status 0 (so no leak report from a sanitizer build) and no
+ * sanitizer report in tallyd.log from this or any earlier run of the
+ * test. Returns 0, or TALLY_ERR_MISMATCH with the reason on stderr. */
+int th_stop_clean(struct th *t);
+
 #endif

@@ -35,6 +35,7 @@
 #define PER_WORKER_MAX 5000     /* fresh UIDs a worker asks for at most */
 #define UNITS 1000000
 #define UID_LEN 8               /* "crsh", worker, 24-bit sequence */
+#define VERIFY_EVERY 16          /* received bundles verified as a DUT does */
 #define WAIT_PROGRESS_MS 10000  /* for tokens to flow after a (re)start */
 
 struct rx {                      /* one token a jig received */
@@ -226,8 +227,8 @@ cmp_uid(const void *a, const void *b)
 	return memcmp(x->uid, y->uid, x->uid_len);
 }
 
-/* Every token worker w received verifies and is in the log (sorted by
- * UID) with the same bytes. */
+/* Every token worker w received is in the log (sorted by UID) with the
+ * same bytes; one in VERIFY_EVERY also verifies as a DUT would. */
 static void
 received_in_log(struct th *t, const struct worker *w, const struct th_log_tokens *lt)
 {
@@ -238,8 +239,11 @@ received_in_log(struct th *t, const struct worker *w, const struct th_log_tokens
 	for (i = 0; i < w->n_rx; i++) {
 		const struct rx *x = &w->rx[i];
 
-		assert_int_equal(tally_bundle_verify(x->bundle, x->len, t->oem_key,
-		    x->uid, UID_LEN, th_firmware, tally_now(), NULL), 0);
+		/* as a DUT would, for a sample: the signature of every token
+		 * in the log is checked by the reconcile */
+		if (i % VERIFY_EVERY == 0)
+			assert_int_equal(tally_bundle_verify(x->bundle, x->len, t->oem_key,
+			    x->uid, UID_LEN, th_firmware, tally_now(), NULL), 0);
 		memcpy(key.uid, x->uid, UID_LEN);
 		hit = bsearch(&key, lt->v, lt->n, sizeof(*lt->v), cmp_uid);
 		assert_non_null(hit);
@@ -319,6 +323,7 @@ test_kill9_while_serving(void **state)
 	const char *failed;
 	uint8_t qid[16];
 	unsigned i, started = 0, reconnects = 0, reissued = 0, spent = 0;
+	uint64_t t0, t1;
 
 	memset(w, 0, sizeof(w));
 	for (i = 0; i < WORKERS; i++)
@@ -338,7 +343,9 @@ test_kill9_while_serving(void **state)
 			break;
 		started++;
 	}
+	t0 = tally_mono_ns();
 	failed = started == WORKERS ? kill_rounds(t, &sh) : "workers did not start";
+	t1 = tally_mono_ns();
 	atomic_store(&sh.stop, true);
 	for (i = 0; i < started; i++)
 		pthread_join(tid[i], NULL);
@@ -354,9 +361,11 @@ test_kill9_while_serving(void **state)
 	if (spent == 0)   /* every kill cut every jig (each had been served) */
 		assert_true(reconnects >= WORKERS * (KILLS + 1));
 	check_log(t, w, qid);
-	print_message("crash: %u reconnects, %u tokens came back as reissued after a lost answer\n",
-	    reconnects, reissued);
+	print_message("crash: %u reconnects, %u tokens came back as reissued after a lost answer; "
+	    "kills %.1f s, checks %.1f s\n", reconnects, reissued,
+	    (double)(t1 - t0) / 1e9, (double)(tally_mono_ns() - t1) / 1e9);
 	workers_free(w);
+	assert_int_equal(th_stop_clean(t), 0);   /* also: no sanitizer report from any run */
 }
 
 int

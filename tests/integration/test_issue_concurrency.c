@@ -237,6 +237,7 @@ test_8_jigs_x_50_against_100_units(void **state)
 	for (j = 0; j < JIGS; j++)
 		th_issue_res_clear(runs[j].res, PER_JIG);
 	free(runs);
+	assert_int_equal(th_stop_clean(t), 0);
 }
 
 int

@@ -193,6 +193,7 @@ test_same_uid_same_token_across_restarts(void **state)
 	after_restart(t, qid, &a);
 	reconcile_clean(t, UNITS);
 	free(a.bundle);
+	assert_int_equal(th_stop_clean(t), 0);
 }
 
 /* Units spent before a restart stay spent; the ones left are still there. */
@@ -227,6 +228,7 @@ test_counter_survives_restart(void **state)
 	assert_int_equal(ask(c, "dut-4", NULL, &g), TALLY__ERROR_CODE__QUOTA_EXHAUSTED);
 	jig_client_close(c);
 	reconcile_clean(t, 2);
+	assert_int_equal(th_stop_clean(t), 0);
 }
 
 int
