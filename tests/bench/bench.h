@@ -111,7 +111,6 @@ struct bench_result {
 	uint64_t tokens_all;        /* OK IssueToken replies in every phase */
 	unsigned connected;         /* connections that completed the handshake */
 	struct bench_cpu cpu;       /* CPU use over the window */
-	double loadavg;             /* 1-minute load average before the run */
 	const char *failure;        /* static text: why bench_load_run failed */
 };
 

@@ -249,8 +249,6 @@ bench_load_run(const struct bench_opts *o, const struct bench_env *env,
 	int r = TALLY_ERR_NOMEM;
 
 	memset(res, 0, sizeof(*res));
-	if (getloadavg(&res->loadavg, 1) != 1)
-		res->loadavg = -1;
 	if (RAND_bytes(ld.uid_prefix, sizeof(ld.uid_prefix)) != 1)
 		return TALLY_ERR_CRYPTO;
 	if ((ld.base = event_base_new()) == NULL ||

@@ -202,10 +202,9 @@ print_cpu(const struct bench_result *res, double sign_per_s)
 	printf("), tally-bench %.2f, other processes %.2f, idle %.2f\n",
 	    c->bench_cores, c->other_cores, c->idle_cores);
 	print_busiest(res, sign_per_s);
-	if (res->loadavg > 0.5)
-		printf("bench: note: load average %.2f before the run: other work shares "
-		    "the CPUs, figures are lower and noisier than on a quiet machine\n",
-		    res->loadavg);
+	if (c->other_cores > 0.25)
+		printf("bench: note: other processes used %.2f cores during the window: "
+		    "figures are lower and noisier than on a quiet machine\n", c->other_cores);
 }
 
 static void
