@@ -9,8 +9,9 @@
  * single-core `openssl speed` sign rate for the appliance key type.
  *
  * Modules: main.c (options, order of steps, report), setup.c / pki.c /
- * ctl.c (the appliance under test), load.c / conn.c (the load itself),
- * speed.c (openssl speed), stats.c (latency percentiles).
+ * appliance.c / teardown.c (the appliance under test), load.c / conn.c
+ * (the load itself), speed.c (openssl speed), stats.c (latency
+ * percentiles), cpu.c (CPU use per thread over the window).
  */
 #ifndef TALLY_BENCH_H
 #define TALLY_BENCH_H
