@@ -100,6 +100,8 @@ dup_serials(struct oem_reconcile_result *res, struct uid_ref *refs, size_t n)
 	size_t i;
 	int r = 0;
 
+	if (n < 2)
+		return 0;  /* also: qsort's base must not be NULL */
 	qsort(refs, n, sizeof(*refs), serial_cmp);
 	for (i = 1; i < n && r == 0; i++) {
 		a = refs[i - 1].tok;

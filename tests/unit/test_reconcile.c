@@ -444,6 +444,25 @@ test_clean(void **state)
 	oem_reconcile_result_free(&res);
 }
 
+/* A log with a quota and no token yet (a fresh appliance) reconciles
+ * clean; the duplicate checks run over zero tokens. */
+static void
+test_no_tokens(void **state)
+{
+	struct rfx *f = *state;
+	struct oem_reconcile_result res;
+	uint8_t qid[16];
+
+	basic_log(f, 3, UIDS, 0, qid, NULL);
+	reconcile(f, &CLEAN, &res);
+	assert_int_equal(res.anomalies_total, 0);
+	assert_int_equal(res.n_tokens, 0);
+	assert_int_equal(res.n_quotas, 1);
+	assert_int_equal(res.quotas[0].issued, 0);
+	assert_true(res.checkpoint_ok);
+	oem_reconcile_result_free(&res);
+}
+
 static void
 test_edited_byte(void **state)
 {
@@ -762,6 +781,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_clean, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_edited_byte, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dropped_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_over_quota, setup, teardown),
