@@ -7,6 +7,7 @@
  * starting or running, 2 usage or configuration error.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <grp.h>
 #include <signal.h>
@@ -90,6 +91,24 @@ resolve_group(const char *name, gid_t *gid)
 	return 0;
 }
 
+/* Makes the folder that will hold path (one level, mode 0700), so a first
+ * start with the default paths works on a fresh machine. */
+static int
+make_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return TALLY_ERR_TOO_LARGE;
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return TALLY_ERR_IO;
+	return 0;
+}
+
 /* Loads the appliance key; a plain path (no URI scheme) that does not
  * exist yet gets a new key of cfg->key_type, written with mode 0600. */
 static int
@@ -99,7 +118,8 @@ load_key(const struct tallyd_config *cfg, EVP_PKEY **out)
 	int r;
 
 	if (strchr(cfg->key, ':') == NULL && access(cfg->key, F_OK) != 0 && errno == ENOENT) {
-		if ((r = tally_key_generate(cfg->key_type, &k)) != 0 ||
+		if ((r = make_parent(cfg->key)) != 0 ||
+		    (r = tally_key_generate(cfg->key_type, &k)) != 0 ||
 		    (r = tally_key_write_private(k, cfg->key)) != 0) {
 			log_tally_err(r, "creating the appliance key %s", cfg->key);
 			EVP_PKEY_free(k);
