@@ -66,7 +66,7 @@ defaults(struct tallyd_config *cfg)
 	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "/var/lib/tally");
 	snprintf(cfg->key, sizeof(cfg->key), "/var/lib/tally/appliance-key.pem");
 	cfg->key_type = TALLY_KEY_P256;
-	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/tally/tallyd.sock");
+	snprintf(cfg->control_socket, sizeof(cfg->control_socket), "/run/tally/control.sock");
 	snprintf(cfg->control_group, sizeof(cfg->control_group), "tally");
 	cfg->map_size_mb = 1024;
 	cfg->max_connections = 256;
