@@ -121,11 +121,11 @@ check: deps-check
 
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/demo.sh build/release
+	@scripts/demo.sh $(BUILD)
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
-	@$(BENCH_BIN) --bin build/release
+	@$(BENCH_BIN) --bin $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
