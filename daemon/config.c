@@ -256,6 +256,11 @@ open_checked(const char *path, FILE **fp, char *err, size_t errlen)
 		close(fd);
 		return TALLY_ERR_IO;
 	}
+	if (st.st_size > (off_t)CONFIG_FILE_MAX) {
+		snprintf(err, errlen, "%s: larger than %u bytes, refused", path, CONFIG_FILE_MAX);
+		close(fd);
+		return TALLY_ERR_TOO_LARGE;
+	}
 	if (st.st_mode & S_IWOTH) {
 		snprintf(err, errlen, "%s: writable by others (mode %04o), refused",
 		    path, (unsigned)(st.st_mode & 07777));

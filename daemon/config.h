@@ -30,11 +30,14 @@ struct tallyd_config {
 	uint32_t challenge_ttl;              /* seconds a challenge nonce lives, 1..3600 */
 };
 
+#define CONFIG_FILE_MAX (64u * 1024)  /* largest configuration file, bytes */
+
 /* Fills cfg with the defaults, then reads path. Refuses a file that is not
  * a regular file or is writable by others. Every key must belong to section
  * [tallyd]; unknown keys, values out of range and missing required keys
  * (oem_root, jig_ca) are errors. On error returns TALLY_ERR_IO (cannot
- * open/stat), TALLY_ERR_PERM (writable by others) or TALLY_ERR_INVALID,
+ * open/stat), TALLY_ERR_TOO_LARGE (over CONFIG_FILE_MAX), TALLY_ERR_PERM
+ * (writable by others) or TALLY_ERR_INVALID,
  * and writes one line "FILE:LINE: what" (or "FILE: what") into err
  * (errlen bytes). */
 int config_load(const char *path, struct tallyd_config *cfg, char *err, size_t errlen);

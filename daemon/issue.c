@@ -165,6 +165,9 @@ issue_run(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r)
 	case WREQ_CHECKPOINT:
 		issue_checkpoint(ctx, t, r);
 		break;
+	case WREQ_CONFIG:
+		issue_config(ctx, t, r);
+		break;
 	default:
 		issue_fail(r, TALLY__ERROR_CODE__BAD_REQUEST, "unknown request kind %d",
 		    (int)r->kind);

@@ -133,6 +133,13 @@ void issue_jig_enroll(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r
 void issue_jig_revoke(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r);
 void issue_checkpoint(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r);
 
+/* WREQ_CONFIG: appends a LogConfigChanged entry (SHA-256 and text of
+ * r->in.config) and records the digest in meta, unless the digest equals
+ * the last one recorded; then r->log_index stays 0. Text over
+ * ISSUE_CONFIG_TEXT_MAX bytes is logged by digest only. */
+#define ISSUE_CONFIG_TEXT_MAX 16384
+void issue_config(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r);
+
 /* Sets r->error = code and a printf-style r->message. */
 void issue_fail(struct wreq *r, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

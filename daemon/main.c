@@ -221,8 +221,40 @@ teardown(struct tallyd *d)
 		event_base_free(d->base);
 }
 
+/* On the loop thread: the WREQ_CONFIG of start-up is committed. */
+static void
+config_logged(struct wreq *r, void *arg)
+{
+	(void)arg;
+	if (r->error != 0)
+		log_err("logging the configuration failed: %s", r->message);
+	else if (r->log_index != 0)
+		log_info("configuration changed since the last start: logged as entry %llu",
+		    (unsigned long long)r->log_index);
+	wreq_free(r);
+}
+
+/* Queues the configuration file's bytes (len) to be logged if they changed
+ * (DESIGN.md §4 invariant 5). */
 static int
-run(const struct tallyd_config *cfg)
+submit_config(struct tallyd *d, const uint8_t *text, size_t len)
+{
+	struct wreq *r;
+
+	if ((r = wreq_new(WREQ_CONFIG)) == NULL ||
+	    (r->in.config.text = malloc(len ? len : 1)) == NULL) {
+		wreq_free(r);
+		return TALLY_ERR_NOMEM;
+	}
+	memcpy(r->in.config.text, text, len);
+	r->in.config.len = len;
+	r->done = config_logged;
+	writer_submit(d->writer, r);
+	return 0;
+}
+
+static int
+run(const struct tallyd_config *cfg, const uint8_t *cfg_text, size_t cfg_len)
 {
 	struct tallyd d = { .cfg = cfg };
 	struct event *sigterm = NULL, *sigint = NULL;
@@ -237,7 +269,8 @@ run(const struct tallyd_config *cfg)
 		log_err("cannot create the event loop");
 		goto out;
 	}
-	if (load_keys(&d) != 0 || open_store(&d) != 0 || open_sockets(&d) != 0)
+	if (load_keys(&d) != 0 || open_store(&d) != 0 ||
+	    submit_config(&d, cfg_text, cfg_len) != 0 || open_sockets(&d) != 0)
 		goto out;
 	sigterm = evsignal_new(d.base, SIGTERM, signal_cb, &d);
 	sigint = evsignal_new(d.base, SIGINT, signal_cb, &d);
@@ -290,7 +323,10 @@ main(int argc, char **argv)
 {
 	struct tallyd_config cfg;
 	struct args a = { 0 };
+	uint8_t *text = NULL;
+	size_t len;
 	char err[512];
+	int rc;
 
 	if (parse_args(argc, argv, &a) != 0)
 		return 2;
@@ -300,10 +336,19 @@ main(int argc, char **argv)
 	}
 	if (a.check)
 		return check_config(&cfg, a.config);
+	/* Read before daemon() changes to "/": the bytes just parsed. */
+	if (tally_read_file(a.config, CONFIG_FILE_MAX, &text, &len) != 0) {
+		fprintf(stderr, "tallyd: %s: cannot read it again: %s\n", a.config,
+		    strerror(errno));
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (!a.foreground && daemon(0, 1) != 0) {
 		fprintf(stderr, "tallyd: cannot detach: %s\n", strerror(errno));
+		free(text);
 		return 1;
 	}
-	return run(&cfg);
+	rc = run(&cfg, text, len);
+	free(text);
+	return rc;
 }

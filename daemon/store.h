@@ -5,7 +5,8 @@
  * Named databases (keys, values):
  *   meta         "schema" -> 4-byte BE version; "appliance_key_id" -> 32 B;
  *                "appliance_spki" -> DER SPKI; "frontier" -> Merkle frontier
- *                (tally_merkle_frontier_encode form); "next_index" -> 8-byte BE
+ *                (tally_merkle_frontier_encode form); "next_index" -> 8-byte BE;
+ *                "config_digest" -> SHA-256 of the last configuration logged
  *   quotas       quota_id (16 B) -> QuotaRecord (proto/store.proto)
  *   devices      quota_id (16 B) || device UID (1..64 B) -> 8-byte BE log
  *                index of the token
@@ -40,6 +41,7 @@ struct store;
 #define STORE_META_SPKI     "appliance_spki"
 #define STORE_META_FRONTIER "frontier"
 #define STORE_META_NEXT     "next_index"
+#define STORE_META_CONFIG   "config_digest"
 
 enum store_db {
 	STORE_DB_META = 0,

@@ -66,6 +66,9 @@ wreq_free(struct wreq *r)
 	case WREQ_JIG_ENROLL:
 		free(r->in.enroll.cert);
 		break;
+	case WREQ_CONFIG:
+		free(r->in.config.text);
+		break;
 	default:
 		break;
 	}

@@ -28,6 +28,7 @@ enum wreq_kind {
 	WREQ_JIG_ENROLL,       /* control: jig enroll */
 	WREQ_JIG_REVOKE,       /* control: jig revoke */
 	WREQ_CHECKPOINT,       /* control: sign and store a checkpoint of the current log */
+	WREQ_CONFIG,           /* start-up: log the configuration if it changed */
 };
 
 struct wreq {
@@ -65,12 +66,17 @@ struct wreq {
 		struct {
 			uint8_t jig_key_id[32];
 		} revoke;
+		struct {
+			uint8_t *text;              /* the configuration file, owned (free()) */
+			size_t len;
+		} config;
 	} in;
 
 	/* Results, valid in done(). */
 	int error;               /* Tally__ErrorCode; 0 (OK) on success */
 	char message[192];       /* detail for error != 0 */
-	uint64_t log_index;      /* the entry this request appended (token index, ...) */
+	uint64_t log_index;      /* the entry this request appended (token index, ...);
+	                            config: 0 when the configuration was unchanged */
 	bool reissued;           /* issue: existing token returned, no unit spent */
 	bool unit_returned;      /* report: the failed unit went back to the quota */
 	uint8_t id[32];          /* quota import: quota_id (16); enroll: jig key ID */

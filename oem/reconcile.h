@@ -116,6 +116,8 @@ struct oem_reconcile_result {
 	struct oem_token_rec *tokens;         /* in log order */
 	size_t n_tokens;
 	uint64_t reports_installed, reports_failed, jigs_enrolled;
+	uint64_t config_changes;              /* LogConfigChanged entries (tallyd starts
+	                                         with an edited configuration) */
 	uint64_t unreported;                  /* tokens without any install report */
 	struct oem_anomaly *anomalies;
 	size_t n_anomalies;                   /* kept, at most OEM_ANOMALIES_MAX */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include "err.h"
 #include "log.pb-c.h"
@@ -181,6 +182,26 @@ on_jig_revoked(struct rc *rc, const Tally__LogJigRevoked *jr, uint64_t idx)
 	return 0;
 }
 
+/* A configuration logged at start: its digest must be that of its text
+ * (the text is empty when the file was too large to log). */
+static int
+on_config(struct rc *rc, const Tally__LogConfigChanged *cc, uint64_t idx)
+{
+	uint8_t d[SHA256_DIGEST_LENGTH];
+
+	rc->res->config_changes++;
+	if (cc->sha256.len != sizeof(d))
+		return oem_anomaly_add(rc->res, OEM_ANOM_ENTRY_MALFORMED, idx,
+		    "configuration entry without a SHA-256 digest");
+	if (cc->text[0] == '\0')
+		return 0;
+	SHA256((const uint8_t *)cc->text, strlen(cc->text), d);
+	if (memcmp(d, cc->sha256.data, sizeof(d)) != 0)
+		return oem_anomaly_add(rc->res, OEM_ANOM_ENTRY_MALFORMED, idx,
+		    "configuration entry whose digest is not that of its text");
+	return 0;
+}
+
 static int
 dispatch(struct rc *rc, const Tally__LogEntry *e, uint64_t idx)
 {
@@ -199,6 +220,8 @@ dispatch(struct rc *rc, const Tally__LogEntry *e, uint64_t idx)
 		return on_jig_enrolled(rc, e->jig_enrolled, idx);
 	case TALLY__LOG_ENTRY__BODY_JIG_REVOKED:
 		return on_jig_revoked(rc, e->jig_revoked, idx);
+	case TALLY__LOG_ENTRY__BODY_CONFIG_CHANGED:
+		return on_config(rc, e->config_changed, idx);
 	default:
 		return oem_anomaly_add(rc->res, OEM_ANOM_ENTRY_MALFORMED, idx,
 		    "entry of an unknown kind");

@@ -80,6 +80,8 @@ oem_reconcile_print_text(FILE *f, const char *path,
 	fprintf(f, "checkpoint:       %s\n", res->checkpoint_ok ?
 	    "signed by the appliance, size and root match" : "DOES NOT MATCH");
 	fprintf(f, "jigs enrolled:    %llu\n", (unsigned long long)res->jigs_enrolled);
+	fprintf(f, "config changes:   %llu (configurations tallyd started with)\n",
+	    (unsigned long long)res->config_changes);
 	text_quotas(f, res);
 	fprintf(f, "tokens:           %zu\n", res->n_tokens);
 	fprintf(f, "install reports:  %llu installed, %llu failed\n",
@@ -157,7 +159,7 @@ json_anomalies(const struct oem_reconcile_result *res)
 json_t *
 oem_reconcile_json(const char *path, const struct oem_reconcile_result *res)
 {
-	return json_pack("{s:s, s:o, s:s, s:I, s:I, s:o, s:b, s:I, s:o, s:I, "
+	return json_pack("{s:s, s:o, s:s, s:I, s:I, s:o, s:b, s:I, s:I, s:o, s:I, "
 	    "s:{s:I, s:I}, s:o, s:o, s:I}",
 	    "file", path,
 	    "appliance_key_id", hexj(res->appliance_key_id, TALLY_KEY_ID_LEN),
@@ -167,6 +169,7 @@ oem_reconcile_json(const char *path, const struct oem_reconcile_result *res)
 	    "root", hexj(res->root, TALLY_HASH_LEN),
 	    "checkpoint_ok", res->checkpoint_ok,
 	    "jigs_enrolled", (json_int_t)res->jigs_enrolled,
+	    "config_changes", (json_int_t)res->config_changes,
 	    "quotas", json_quotas(res),
 	    "tokens", (json_int_t)res->n_tokens,
 	    "reports", "installed", (json_int_t)res->reports_installed,
