@@ -7,6 +7,7 @@
 #ifndef TALLYD_QUERY_H
 #define TALLYD_QUERY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "arena.h"
@@ -45,5 +46,35 @@ int query_checkpoint(struct store *st, struct tally_arena *a, Tally__CheckpointR
  * first + count overflows. count == 0 returns 0 at once. */
 int query_log_range(struct store *st, uint64_t first, uint64_t count,
     int (*emit)(void *arg, uint64_t index, const uint8_t *entry, size_t len), void *arg);
+
+/* RFC 9162 §2.1.3 inclusion proof of entry index in the tree of size
+ * entries (0: the latest checkpoint's size), with the entry, its leaf hash,
+ * the root and the checkpoint of that size when one is stored.
+ * Errors: TALLY_ERR_INVALID (index >= size, size > log size),
+ * TALLY_ERR_NOT_FOUND (size 0 and no checkpoint yet). */
+int query_log_proof(struct store *st, uint64_t index, uint64_t size,
+    struct tally_arena *a, Tally__LogProofResponse *out);
+
+/* RFC 9162 §2.1.4 consistency proof from from_size to to_size (0: the
+ * latest checkpoint's size), with both roots and stored checkpoints.
+ * Errors: TALLY_ERR_INVALID (0 or from > to or to > log size),
+ * TALLY_ERR_NOT_FOUND. */
+int query_log_consistency(struct store *st, uint64_t from_size, uint64_t to_size,
+    struct tally_arena *a, Tally__LogConsistencyResponse *out);
+
+/* Header of an export that ends at the stored checkpoint of tree_size:
+ * first_index = 0 when full, else the size of the last imported receipt;
+ * prev_checkpoint, prev_frontier and consistency_proof per ctl.proto;
+ * format_version 2, origin, appliance key, counts, exported_at = now.
+ * Errors: TALLY_ERR_NOT_FOUND (no checkpoint of tree_size stored). */
+int query_export_header(struct store *st, bool full, uint64_t tree_size,
+    struct tally_arena *a, Tally__ExportHeader *out);
+
+/* Export context: calls emit(arg, TALLY__EXPORT_RECORD__BODY_QUOTA, envelope)
+ * for every imported quota, then emit(arg, TALLY__EXPORT_RECORD__BODY_JIG,
+ * serialized LogJigEnrolled) for every jig ever enrolled (revoked too), in
+ * one read transaction. emit returns 0 to go on or an error to stop. */
+int query_export_context(struct store *st,
+    int (*emit)(void *arg, int kind, const uint8_t *data, size_t len), void *arg);
 
 #endif

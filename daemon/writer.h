@@ -29,6 +29,7 @@ enum wreq_kind {
 	WREQ_JIG_REVOKE,       /* control: jig revoke */
 	WREQ_CHECKPOINT,       /* control: sign and store a checkpoint of the current log */
 	WREQ_CONFIG,           /* start-up: log the configuration if it changed */
+	WREQ_RECEIPT_IMPORT,   /* control: import an OEM receipt (cosigned checkpoint) */
 };
 
 struct wreq {
@@ -70,6 +71,10 @@ struct wreq {
 			uint8_t *text;              /* the configuration file, owned (free()) */
 			size_t len;
 		} config;
+		struct {
+			char *text;                 /* the receipt note, owned (free()) */
+			size_t len;
+		} receipt;
 	} in;
 
 	/* Results, valid in done(). */
@@ -83,7 +88,8 @@ struct wreq {
 	uint8_t *out;            /* issue: serialized TokenBundle; checkpoint: note text
 	                            (NUL-terminated); owned, freed by wreq_free */
 	size_t out_len;
-	uint64_t tree_size;      /* checkpoint: size covered */
+	uint64_t tree_size;      /* checkpoint, receipt: size covered */
+	int64_t cosigned_at;     /* receipt: the OEM's cosignature time */
 	uint8_t root[32];        /* checkpoint: root hash */
 
 	/* Called on the loop thread after the batch committed (or failed). */
