@@ -79,13 +79,16 @@ int tally_merkle_range_hash(uint64_t start, uint64_t end, tally_merkle_node_fn f
     void *arg, uint8_t out[TALLY_HASH_LEN]);
 
 /* PATH(index, D[size]) of RFC 9162 §2.1.3.1 into proof (room for
- * TALLY_PROOF_MAX hashes of 32 bytes); *n receives the count.
+ * TALLY_PROOF_MAX hashes of 32 bytes); *n receives the count. Hashes are
+ * in the RFC's order: the leaf's sibling first, the root's child last.
  * Errors: TALLY_ERR_INVALID (index >= size), those of fn. */
 int tally_merkle_inclusion_proof(uint64_t index, uint64_t size, tally_merkle_node_fn fn,
     void *arg, uint8_t proof[][TALLY_HASH_LEN], size_t *n);
 
 /* PROOF(m, D[n]) of RFC 9162 §2.1.4.1 (0 < m <= n; m == n gives an empty
- * proof). Same buffer rules. Errors: TALLY_ERR_INVALID, those of fn. */
+ * proof). Same buffer rules. Errors: TALLY_ERR_INVALID (m == 0, m > n),
+ * TALLY_ERR_TOO_LARGE (more than TALLY_PROOF_MAX hashes: only possible for
+ * n near 2^64), those of fn. */
 int tally_merkle_consistency_proof(uint64_t m, uint64_t n, tally_merkle_node_fn fn,
     void *arg, uint8_t proof[][TALLY_HASH_LEN], size_t *len);
 
