@@ -134,6 +134,20 @@ tally_note_key_id(EVP_PKEY *pub, const char *name, uint32_t *id)
 }
 
 int
+tally_note_key_id_type(EVP_PKEY *pub, const char *name, uint8_t type, uint32_t *id)
+{
+	uint8_t t, *enc = NULL;
+	size_t len;
+	int r;
+
+	if ((r = key_encoding(pub, &t, &enc, &len)) != 0)
+		return r;
+	r = key_id_of(name, t == TALLY_NOTE_SIG_ED25519 ? type : t, enc, len, id);
+	OPENSSL_free(enc);
+	return r;
+}
+
+int
 tally_note_vkey(EVP_PKEY *pub, const char *name, char **vkey)
 {
 	uint8_t type, *enc = NULL, *blob = NULL;
@@ -222,13 +236,31 @@ tally_note_vkey_parse(const char *vkey, char name[TALLY_NOTE_NAME_MAX + 1],
 }
 
 int
+tally_note_format_line(const char *name, const uint8_t *blob, size_t blen, char **line)
+{
+	size_t cap, off;
+	char *out;
+
+	if (!tally_note_name_ok(name))
+		return TALLY_ERR_INVALID;
+	cap = EM_DASH_SP_LEN + strlen(name) + 1 + TALLY_B64_LEN(blen) + 2;
+	if ((out = malloc(cap)) == NULL)
+		return TALLY_ERR_NOMEM;
+	off = (size_t)snprintf(out, cap, EM_DASH_SP "%s ", name);
+	off += tally_b64_encode(blob, blen, out + off);
+	out[off++] = '\n';
+	out[off] = '\0';
+	*line = out;
+	return 0;
+}
+
+int
 tally_note_sign_line(EVP_PKEY *key, const char *name, const char *text,
     size_t len, char **line)
 {
 	uint8_t blob[4 + TALLY_SIG_MAX];
-	size_t siglen, cap, off;
+	size_t siglen;
 	uint32_t id;
-	char *out;
 	int r;
 
 	if (!tally_note_name_ok(name))
@@ -240,15 +272,7 @@ tally_note_sign_line(EVP_PKEY *key, const char *name, const char *text,
 	blob[1] = (uint8_t)(id >> 16);
 	blob[2] = (uint8_t)(id >> 8);
 	blob[3] = (uint8_t)id;
-	cap = EM_DASH_SP_LEN + strlen(name) + 1 + TALLY_B64_LEN(4 + siglen) + 2;
-	if ((out = malloc(cap)) == NULL)
-		return TALLY_ERR_NOMEM;
-	off = (size_t)snprintf(out, cap, EM_DASH_SP "%s ", name);
-	off += tally_b64_encode(blob, 4 + siglen, out + off);
-	out[off++] = '\n';
-	out[off] = '\0';
-	*line = out;
-	return 0;
+	return tally_note_format_line(name, blob, 4 + siglen, line);
 }
 
 int
@@ -366,5 +390,37 @@ tally_note_verify(const char *note, size_t len, const char *name,
 		*text = note;
 	if (text_len != NULL)
 		*text_len = tlen;
+	return 0;
+}
+
+int
+tally_note_split(const char *note, size_t len, size_t *text_len, size_t *sigs)
+{
+	size_t tlen;
+
+	if (len > TALLY_NOTE_MAX)
+		return TALLY_ERR_TOO_LARGE;
+	if (len < 2 || note[len - 1] != '\n' || !text_ok((const uint8_t *)note, len) ||
+	    (tlen = text_end(note, len - 1)) == 0)
+		return TALLY_ERR_INVALID;
+	*text_len = tlen;
+	*sigs = tlen + 1;
+	return 0;
+}
+
+int
+tally_note_next_sig(const char *note, size_t len, size_t *off, const char **name,
+    size_t *nlen, uint8_t *blob, size_t max, size_t *blen)
+{
+	const char *eol, *b64;
+	size_t nl, b64len;
+
+	if (*off >= len || (eol = memchr(note + *off, '\n', len - *off)) == NULL)
+		return TALLY_ERR_INVALID;
+	nl = (size_t)(eol - (note + *off));
+	if (parse_sig_line(note + *off, nl, name, nlen, &b64, &b64len) != 0 ||
+	    tally_b64_decode(b64, b64len, blob, max, blen) != 0 || *blen < 5)
+		return TALLY_ERR_INVALID;
+	*off += nl + 1;
 	return 0;
 }

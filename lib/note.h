@@ -83,4 +83,36 @@ int tally_note_sign(EVP_PKEY *key, const char *name, const char *text, char **no
 int tally_note_verify(const char *note, size_t len, const char *name,
     EVP_PKEY *pub, const char **text, size_t *text_len);
 
+/*
+ * Helpers for other signature kinds on notes (cosignature.h), additive.
+ */
+
+/* Key ID of pub under name with signature type byte type for Ed25519
+ * keys: SHA-256(name || 0x0A || type || 32-byte public key)[:4] (type
+ * 0x01 for note signatures, 0x04 for tlog-cosignature/v1). P-256 keys
+ * ignore type and get SHA-256(DER SPKI)[:4] as for type 0x02.
+ * Errors: TALLY_ERR_KEY, TALLY_ERR_CRYPTO, TALLY_ERR_NOMEM. */
+int tally_note_key_id_type(EVP_PKEY *pub, const char *name, uint8_t type, uint32_t *id);
+
+/* Checks that note (len bytes, need not be NUL-terminated) is a note:
+ * at most TALLY_NOTE_MAX bytes, valid UTF-8 without control characters
+ * but newline, ending in a newline, with a blank line after the text.
+ * Sets *text_len to the text's length (including its final newline) and
+ * *sigs to the offset of the first signature line.
+ * Errors: TALLY_ERR_TOO_LARGE, TALLY_ERR_INVALID. */
+int tally_note_split(const char *note, size_t len, size_t *text_len, size_t *sigs);
+
+/* Parses the signature line starting at note[*off] (note as checked by
+ * tally_note_split, *off < len) and advances *off past its newline.
+ * *name / *nlen: the key name inside note; blob (max bytes) receives the
+ * decoded key ID || signature, *blen its length (at least 5).
+ * Errors: TALLY_ERR_INVALID (syntax, base64, blob shorter than 5 bytes or
+ * longer than max). */
+int tally_note_next_sig(const char *note, size_t len, size_t *off, const char **name,
+    size_t *nlen, uint8_t *blob, size_t max, size_t *blen);
+
+/* Formats "— <name> <base64(blob)>\n" into a new NUL-terminated buffer
+ * (*line, free()). Errors: TALLY_ERR_INVALID (bad name), TALLY_ERR_NOMEM. */
+int tally_note_format_line(const char *name, const uint8_t *blob, size_t blen, char **line);
+
 #endif
