@@ -34,6 +34,7 @@ struct ctlconn {
 	/* log export in progress */
 	bool exporting;            /* from the request until the last response */
 	uint64_t exp_request_id;
+	bool exp_full;             /* from entry 0, not from the last receipt */
 	uint64_t exp_next, exp_end; /* entries [exp_next, exp_end) still to send */
 	char *exp_note;            /* checkpoint sent last (free()) */
 };

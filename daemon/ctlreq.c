@@ -1,30 +1,21 @@
-/* ctlreq.c - control request handlers, see ctlreq.h. */
+/* ctlreq.c - control requests: dispatch and the read-only ones (status,
+ * identity, lists, token show, inclusion and consistency proofs), each in
+ * one LMDB read transaction on the loop thread; see ctlreq.h. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
 #include "artifact.h"
-#include "checkpoint.h"
 #include "control.h"
 #include "ctlreq.h"
 #include "daemon.h"
-#include "dsse.h"
 #include "err.h"
-#include "evframe.h"
 #include "log.h"
 #include "query.h"
-#include "session.h"
-#include "util.h"
-#include "writer.h"
 
-#define CERT_MAX 16384              /* largest DER jig certificate, bytes */
-#define NAME_MAX_LEN 64             /* jig name, printable ASCII */
-#define EXPORT_CHUNK 64             /* log entries read per read transaction */
-#define EXPORT_HIGH (256u * 1024)   /* output bytes queued before waiting */
-
-static const char *
-req_name(Tally__CtlRequest__BodyCase c)
+const char *
+ctlreq_name(Tally__CtlRequest__BodyCase c)
 {
 	switch (c) {
 	case TALLY__CTL_REQUEST__BODY_STATUS:		return "status";
@@ -37,12 +28,15 @@ req_name(Tally__CtlRequest__BodyCase c)
 	case TALLY__CTL_REQUEST__BODY_CHECKPOINT:	return "checkpoint";
 	case TALLY__CTL_REQUEST__BODY_LOG_EXPORT:	return "log export";
 	case TALLY__CTL_REQUEST__BODY_TOKEN_SHOW:	return "token show";
+	case TALLY__CTL_REQUEST__BODY_LOG_PROOF:	return "log proof";
+	case TALLY__CTL_REQUEST__BODY_LOG_CONSISTENCY:	return "log consistency";
+	case TALLY__CTL_REQUEST__BODY_RECEIPT_IMPORT:	return "receipt import";
 	default:					return "unknown request";
 	}
 }
 
-static void
-reply(struct ctlconn *cc, uint64_t request_id, Tally__CtlResponse *resp)
+void
+ctlreq_reply(struct ctlconn *cc, uint64_t request_id, Tally__CtlResponse *resp)
 {
 	resp->request_id = request_id;
 	resp->last = true;
@@ -55,7 +49,7 @@ reply_query(struct ctlconn *cc, uint64_t request_id, int r, Tally__CtlResponse *
     const char *what)
 {
 	if (r == 0) {
-		reply(cc, request_id, resp);
+		ctlreq_reply(cc, request_id, resp);
 	} else if (r == TALLY_ERR_NOT_FOUND) {
 		control_reply_error(cc, request_id, TALLY__ERROR_CODE__NOT_FOUND, "not found");
 	} else {
@@ -131,311 +125,61 @@ do_token_show(struct ctlconn *cc, Tally__CtlRequest *rq, struct tally_arena *a)
 	reply_query(cc, rq->request_id, r, &resp, "token show");
 }
 
-static bool
-printable(const char *p, size_t max)
-{
-	size_t n = strlen(p), i;
-
-	for (i = 0; i < n; i++)
-		if (p[i] < 0x20 || p[i] > 0x7e)
-			return false;
-	return n <= max;
-}
-
-/* Field checks of the requests that go to the writer; NULL when good. */
-static const char *
-write_invalid(const Tally__CtlRequest *rq)
-{
-	switch (rq->body_case) {
-	case TALLY__CTL_REQUEST__BODY_QUOTA_IMPORT:
-		if (rq->quota_import->quota.len < 1 ||
-		    rq->quota_import->quota.len > TALLY_ENVELOPE_MAX)
-			return "quota must be a serialized Envelope of 1..16384 bytes";
-		return NULL;
-	case TALLY__CTL_REQUEST__BODY_JIG_ENROLL:
-		if (rq->jig_enroll->certificate.len < 1 ||
-		    rq->jig_enroll->certificate.len > CERT_MAX)
-			return "certificate must be DER of 1..16384 bytes";
-		if (!printable(rq->jig_enroll->name, NAME_MAX_LEN))
-			return "name must be at most 64 printable characters";
-		return NULL;
-	case TALLY__CTL_REQUEST__BODY_JIG_REVOKE:
-		if (rq->jig_revoke->jig_key_id.len != 32)
-			return "jig key ID must be 32 bytes";
-		return NULL;
-	default:
-		return NULL;
-	}
-}
-
-static void ctlreq_done(struct wreq *w, void *arg);
-
-static int
-fill_wreq(struct wreq *w, const Tally__CtlRequest *rq)
-{
-	switch (rq->body_case) {
-	case TALLY__CTL_REQUEST__BODY_QUOTA_IMPORT:
-		w->in.quota.len = rq->quota_import->quota.len;
-		w->in.quota.env = malloc(w->in.quota.len);
-		if (w->in.quota.env == NULL)
-			return TALLY_ERR_NOMEM;
-		memcpy(w->in.quota.env, rq->quota_import->quota.data, w->in.quota.len);
-		return 0;
-	case TALLY__CTL_REQUEST__BODY_JIG_ENROLL:
-		w->in.enroll.len = rq->jig_enroll->certificate.len;
-		w->in.enroll.cert = malloc(w->in.enroll.len);
-		if (w->in.enroll.cert == NULL)
-			return TALLY_ERR_NOMEM;
-		memcpy(w->in.enroll.cert, rq->jig_enroll->certificate.data, w->in.enroll.len);
-		snprintf(w->in.enroll.name, sizeof(w->in.enroll.name), "%s", rq->jig_enroll->name);
-		return 0;
-	case TALLY__CTL_REQUEST__BODY_JIG_REVOKE:
-		memcpy(w->in.revoke.jig_key_id, rq->jig_revoke->jig_key_id.data, 32);
-		return 0;
-	default:
-		return 0;   /* checkpoint, log export: nothing to carry */
-	}
-}
-
-static enum wreq_kind
-kind_of(Tally__CtlRequest__BodyCase c)
-{
-	switch (c) {
-	case TALLY__CTL_REQUEST__BODY_QUOTA_IMPORT:	return WREQ_QUOTA_IMPORT;
-	case TALLY__CTL_REQUEST__BODY_JIG_ENROLL:	return WREQ_JIG_ENROLL;
-	case TALLY__CTL_REQUEST__BODY_JIG_REVOKE:	return WREQ_JIG_REVOKE;
-	default:					return WREQ_CHECKPOINT;
-	}
-}
-
-/* Requests that change state (or need a fresh checkpoint): queued to the
- * writer with the operator's uid; cc waits for ctlreq_done. */
+/* Reply of a proof query: resp, or BAD_REQUEST with bad (sizes out of
+ * range), NOT_FOUND (no checkpoint yet) or INTERNAL. */
 static void
-do_write(struct ctlconn *cc, Tally__CtlRequest *rq)
+reply_proof(struct ctlconn *cc, uint64_t request_id, int r, Tally__CtlResponse *resp,
+    const char *bad)
 {
-	struct tallyd *d = control_daemon(cc->c);
-	const char *bad = write_invalid(rq);
-	struct wreq *w = NULL;
-
-	if (bad != NULL) {
-		log_info("operator uid %u: %s refused: %s", (unsigned)cc->uid,
-		    req_name(rq->body_case), bad);
-		control_reply_error(cc, rq->request_id, TALLY__ERROR_CODE__BAD_REQUEST, bad);
-		return;
+	if (r == TALLY_ERR_INVALID) {
+		log_info("operator uid %u: refused: %s", (unsigned)cc->uid, bad);
+		control_reply_error(cc, request_id, TALLY__ERROR_CODE__BAD_REQUEST, bad);
+	} else if (r == TALLY_ERR_NOT_FOUND) {
+		control_reply_error(cc, request_id, TALLY__ERROR_CODE__NOT_FOUND,
+		    "no checkpoint signed yet (tallyctl checkpoint signs one)");
+	} else {
+		reply_query(cc, request_id, r, resp, "proof");
 	}
-	if ((w = wreq_new(kind_of(rq->body_case))) == NULL || fill_wreq(w, rq) != 0) {
-		wreq_free(w);
-		control_reply_error(cc, rq->request_id, TALLY__ERROR_CODE__INTERNAL, "out of memory");
-		return;
-	}
-	w->conn_id = cc->id;
-	w->request_id = rq->request_id;
-	w->has_operator = true;
-	w->operator_uid = (uint32_t)cc->uid;
-	w->done = ctlreq_done;
-	w->arg = cc->c;
-	if (rq->body_case == TALLY__CTL_REQUEST__BODY_LOG_EXPORT) {
-		cc->exporting = true;
-		cc->exp_request_id = rq->request_id;
-		cc->exp_next = rq->log_export->from_index;
-	}
-	control_pause(cc);
-	writer_submit(d->writer, w);
-}
-
-static int
-emit_entry(void *arg, uint64_t index, const uint8_t *entry, size_t len)
-{
-	struct ctlconn *cc = arg;
-	Tally__CtlResponse resp = TALLY__CTL_RESPONSE__INIT;
-	Tally__ExportRecord rec = TALLY__EXPORT_RECORD__INIT;
-
-	(void)index;
-	rec.body_case = TALLY__EXPORT_RECORD__BODY_ENTRY;
-	rec.entry.data = (uint8_t *)entry;
-	rec.entry.len = len;
-	resp.request_id = cc->exp_request_id;
-	resp.body_case = TALLY__CTL_RESPONSE__BODY_EXPORT_RECORD;
-	resp.export_record = &rec;
-	return evframe_write(bufferevent_get_output(cc->bev), &resp.base);
 }
 
 static void
-export_end(struct ctlconn *cc)
+do_log_proof(struct ctlconn *cc, Tally__CtlRequest *rq, struct tally_arena *a)
 {
-	free(cc->exp_note);
-	cc->exp_note = NULL;
-	cc->exporting = false;
-	control_resume(cc);
-}
-
-static void
-export_header(struct ctlconn *cc)
-{
-	struct tallyd *d = control_daemon(cc->c);
+	const Tally__LogProofRequest *lp = rq->log_proof;
 	Tally__CtlResponse resp = TALLY__CTL_RESPONSE__INIT;
-	Tally__ExportRecord rec = TALLY__EXPORT_RECORD__INIT;
-	Tally__ExportHeader h = TALLY__EXPORT_HEADER__INIT;
-	char origin[TALLY_ORIGIN_MAX];
-
-	tally_checkpoint_origin(d->key_id, origin);
-	h.format_version = 1;
-	h.origin = origin;
-	h.appliance_public_key.data = d->spki;
-	h.appliance_public_key.len = d->spki_len;
-	h.first_index = cc->exp_next;
-	h.entry_count = cc->exp_end - cc->exp_next;
-	h.exported_at = tally_now();
-	rec.body_case = TALLY__EXPORT_RECORD__BODY_HEADER;
-	rec.header = &h;
-	resp.request_id = cc->exp_request_id;
-	resp.body_case = TALLY__CTL_RESPONSE__BODY_EXPORT_RECORD;
-	resp.export_record = &rec;
-	control_send(cc, &resp);
-}
-
-void
-ctlreq_export_pump(struct ctlconn *cc)
-{
-	struct evbuffer *out = bufferevent_get_output(cc->bev);
-	Tally__CtlResponse resp = TALLY__CTL_RESPONSE__INIT;
-	Tally__ExportRecord rec = TALLY__EXPORT_RECORD__INIT;
-	uint64_t n;
+	Tally__LogProofResponse out;
+	char bad[128];
 	int r;
 
-	while (!cc->closing && cc->exp_next < cc->exp_end &&
-	    evbuffer_get_length(out) < EXPORT_HIGH) {
-		n = cc->exp_end - cc->exp_next < EXPORT_CHUNK ?
-		    cc->exp_end - cc->exp_next : EXPORT_CHUNK;
-		r = query_log_range(control_daemon(cc->c)->store, cc->exp_next, n, emit_entry, cc);
-		if (r != 0) {
-			log_tally_err(r, "operator uid %u: log export at entry %llu",
-			    (unsigned)cc->uid, (unsigned long long)cc->exp_next);
-			control_reply_error(cc, cc->exp_request_id, TALLY__ERROR_CODE__INTERNAL,
-			    "log export failed while reading the log");
-			export_end(cc);
-			return;
-		}
-		cc->exp_next += n;
-	}
-	if (cc->closing || cc->exp_next < cc->exp_end)
-		return;   /* write_cb calls again once the output drained */
-	rec.body_case = TALLY__EXPORT_RECORD__BODY_CHECKPOINT;
-	rec.checkpoint = cc->exp_note;
-	resp.body_case = TALLY__CTL_RESPONSE__BODY_EXPORT_RECORD;
-	resp.export_record = &rec;
-	reply(cc, cc->exp_request_id, &resp);
-	log_info("operator uid %u: log export sent %llu entries", (unsigned)cc->uid,
-	    (unsigned long long)cc->exp_end);
-	export_end(cc);
-}
-
-/* Starts streaming once the export's checkpoint is signed and stored. */
-static void
-export_start(struct ctlconn *cc, struct wreq *w)
-{
-	if (cc->exp_next > w->tree_size) {
-		control_reply_error(cc, cc->exp_request_id, TALLY__ERROR_CODE__BAD_REQUEST,
-		    "from_index is past the end of the log");
-		export_end(cc);
-		return;
-	}
-	cc->exp_end = w->tree_size;
-	cc->exp_note = (char *)w->out;   /* NUL-terminated note, now ours */
-	w->out = NULL;
-	export_header(cc);
-	ctlreq_export_pump(cc);
+	r = query_log_proof(control_daemon(cc->c)->store, lp->index, lp->tree_size, a, &out);
+	snprintf(bad, sizeof(bad), "index %llu must be below the tree size %llu, and the "
+	    "tree size at most the log size", (unsigned long long)lp->index,
+	    (unsigned long long)lp->tree_size);
+	if (lp->tree_size == 0)
+		snprintf(bad, sizeof(bad), "index %llu is not below the latest checkpoint's "
+		    "tree size", (unsigned long long)lp->index);
+	resp.body_case = TALLY__CTL_RESPONSE__BODY_LOG_PROOF;
+	resp.log_proof = &out;
+	reply_proof(cc, rq->request_id, r, &resp, bad);
 }
 
 static void
-reply_write(struct ctlconn *cc, struct wreq *w, unsigned closed)
+do_log_consistency(struct ctlconn *cc, Tally__CtlRequest *rq, struct tally_arena *a)
 {
+	const Tally__LogConsistencyRequest *lc = rq->log_consistency;
 	Tally__CtlResponse resp = TALLY__CTL_RESPONSE__INIT;
-	Tally__QuotaImportResponse qi = TALLY__QUOTA_IMPORT_RESPONSE__INIT;
-	Tally__JigEnrollResponse je = TALLY__JIG_ENROLL_RESPONSE__INIT;
-	Tally__JigRevokeResponse jr = TALLY__JIG_REVOKE_RESPONSE__INIT;
-	Tally__CheckpointResponse cp = TALLY__CHECKPOINT_RESPONSE__INIT;
+	Tally__LogConsistencyResponse out;
+	char bad[128];
+	int r;
 
-	switch (w->kind) {
-	case WREQ_QUOTA_IMPORT:
-		qi.quota_id.data = w->id;
-		qi.quota_id.len = TALLY_QUOTA_ID_LEN;
-		qi.log_index = w->log_index;
-		resp.body_case = TALLY__CTL_RESPONSE__BODY_QUOTA_IMPORT;
-		resp.quota_import = &qi;
-		break;
-	case WREQ_JIG_ENROLL:
-		je.jig_key_id.data = w->id;
-		je.jig_key_id.len = 32;
-		je.log_index = w->log_index;
-		resp.body_case = TALLY__CTL_RESPONSE__BODY_JIG_ENROLL;
-		resp.jig_enroll = &je;
-		break;
-	case WREQ_JIG_REVOKE:
-		jr.log_index = w->log_index;
-		jr.connections_closed = closed;
-		resp.body_case = TALLY__CTL_RESPONSE__BODY_JIG_REVOKE;
-		resp.jig_revoke = &jr;
-		break;
-	default:
-		cp.note = w->out != NULL ? (char *)w->out : (char *)"";
-		cp.tree_size = w->tree_size;
-		cp.root_hash.data = w->root;
-		cp.root_hash.len = sizeof(w->root);
-		resp.body_case = TALLY__CTL_RESPONSE__BODY_CHECKPOINT;
-		resp.checkpoint = &cp;
-		break;
-	}
-	reply(cc, w->request_id, &resp);
-}
-
-static const char *
-wreq_name(enum wreq_kind k)
-{
-	switch (k) {
-	case WREQ_QUOTA_IMPORT:	return "quota import";
-	case WREQ_JIG_ENROLL:	return "jig enroll";
-	case WREQ_JIG_REVOKE:	return "jig revoke";
-	default:		return "checkpoint";
-	}
-}
-
-/* The writer is done with an operator request. A successful revoke closes
- * the jig's connections even when the operator has gone. */
-static void
-ctlreq_done(struct wreq *w, void *arg)
-{
-	struct control *c = arg;
-	struct ctlconn *cc = control_lookup(c, w->conn_id);
-	unsigned closed = 0;
-
-	w->message[sizeof(w->message) - 1] = '\0';
-	if (w->kind == WREQ_JIG_REVOKE && w->error == 0)
-		closed = session_close_jig(control_daemon(c), w->in.revoke.jig_key_id);
-	if (w->error != 0)
-		log_info("operator uid %u: %s refused: %s (code %d)", (unsigned)w->operator_uid,
-		    wreq_name(w->kind), w->message, w->error);
-	else if (w->kind == WREQ_CHECKPOINT)
-		log_info("operator uid %u: checkpoint done, tree size %llu",
-		    (unsigned)w->operator_uid, (unsigned long long)w->tree_size);
-	else
-		log_info("operator uid %u: %s done, log index %llu", (unsigned)w->operator_uid,
-		    wreq_name(w->kind), (unsigned long long)w->log_index);
-	if (cc == NULL)
-		goto out;
-	if (w->error != 0) {
-		control_reply_error(cc, w->request_id, w->error, w->message);
-		cc->exporting = false;
-		control_resume(cc);
-	} else if (cc->exporting) {
-		export_start(cc, w);
-	} else {
-		reply_write(cc, w, closed);
-		control_resume(cc);
-	}
-	control_settle(cc);
- out:
-	wreq_free(w);
+	r = query_log_consistency(control_daemon(cc->c)->store, lc->from_size, lc->to_size,
+	    a, &out);
+	snprintf(bad, sizeof(bad), "sizes must be 0 < from (%llu) <= to (%llu; 0 = latest "
+	    "checkpoint) <= log size", (unsigned long long)lc->from_size,
+	    (unsigned long long)lc->to_size);
+	resp.body_case = TALLY__CTL_RESPONSE__BODY_LOG_CONSISTENCY;
+	resp.log_consistency = &out;
+	reply_proof(cc, rq->request_id, r, &resp, bad);
 }
 
 void
@@ -446,7 +190,7 @@ ctlreq_handle(struct ctlconn *cc, Tally__CtlRequest *rq)
 	if (rq->body_case == TALLY__CTL_REQUEST__BODY_STATUS)
 		log_debug("operator uid %u: status", (unsigned)cc->uid);
 	else
-		log_info("operator uid %u: %s", (unsigned)cc->uid, req_name(rq->body_case));
+		log_info("operator uid %u: %s", (unsigned)cc->uid, ctlreq_name(rq->body_case));
 	switch (rq->body_case) {
 	case TALLY__CTL_REQUEST__BODY_STATUS:
 		do_status(cc, rq, &a);
@@ -459,12 +203,19 @@ ctlreq_handle(struct ctlconn *cc, Tally__CtlRequest *rq)
 	case TALLY__CTL_REQUEST__BODY_TOKEN_SHOW:
 		do_token_show(cc, rq, &a);
 		break;
+	case TALLY__CTL_REQUEST__BODY_LOG_PROOF:
+		do_log_proof(cc, rq, &a);
+		break;
+	case TALLY__CTL_REQUEST__BODY_LOG_CONSISTENCY:
+		do_log_consistency(cc, rq, &a);
+		break;
 	case TALLY__CTL_REQUEST__BODY_QUOTA_IMPORT:
 	case TALLY__CTL_REQUEST__BODY_JIG_ENROLL:
 	case TALLY__CTL_REQUEST__BODY_JIG_REVOKE:
 	case TALLY__CTL_REQUEST__BODY_CHECKPOINT:
 	case TALLY__CTL_REQUEST__BODY_LOG_EXPORT:
-		do_write(cc, rq);
+	case TALLY__CTL_REQUEST__BODY_RECEIPT_IMPORT:
+		ctlreq_write(cc, rq);
 		break;
 	default:
 		control_reply_error(cc, rq->request_id, TALLY__ERROR_CODE__BAD_REQUEST,
