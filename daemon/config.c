@@ -44,6 +44,7 @@ static const struct opt opts[] = {
 	NUM(max_in_flight, OPT_U32, 1, 4096),
 	NUM(idle_timeout, OPT_U32, 1, 86400),
 	NUM(challenge_ttl, OPT_U32, 1, 3600),
+	NUM(checkpoint_interval, OPT_U32, 0, 86400),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -73,6 +74,7 @@ defaults(struct tallyd_config *cfg)
 	cfg->max_in_flight = 64;
 	cfg->idle_timeout = 300;
 	cfg->challenge_ttl = 60;
+	cfg->checkpoint_interval = 300;
 }
 
 static int

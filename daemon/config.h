@@ -28,6 +28,8 @@ struct tallyd_config {
 	uint32_t max_in_flight;              /* queued requests per jig connection, 1..4096 */
 	uint32_t idle_timeout;               /* seconds without a byte from a jig, 1..86400 */
 	uint32_t challenge_ttl;              /* seconds a challenge nonce lives, 1..3600 */
+	uint32_t checkpoint_interval;        /* seconds between timed checkpoints, 0..86400;
+	                                        0 = no timer (default 300) */
 };
 
 #define CONFIG_FILE_MAX (64u * 1024)  /* largest configuration file, bytes */

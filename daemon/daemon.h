@@ -10,6 +10,7 @@
 #ifndef TALLYD_DAEMON_H
 #define TALLYD_DAEMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -56,6 +57,11 @@ struct tallyd {
 	int64_t started_at;         /* Unix seconds */
 	gid_t control_gid;          /* group of the control socket and its peers */
 	const char *stop_reason;    /* set by the signal handler, e.g. "SIGTERM" */
+
+	/* checkpoint timer (cfg->checkpoint_interval; NULL when 0) */
+	struct event *ckpt_timer;
+	bool ckpt_pending;          /* its WREQ_CHECKPOINT is with the writer */
+	uint64_t ckpt_size;         /* tree size of the last checkpoint it saw */
 };
 
 #endif

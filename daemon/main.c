@@ -27,6 +27,7 @@
 #include "key.h"
 #include "listener.h"
 #include "log.h"
+#include "query.h"
 #include "session.h"
 #include "store.h"
 #include "tls.h"
@@ -204,9 +205,70 @@ signal_cb(evutil_socket_t sig, short events, void *arg)
 	event_base_loopexit(d->base, NULL);
 }
 
+/* On the loop thread: the timed checkpoint is committed (or failed). The
+ * writer signs a new one only when the log grew since the last one. */
+static void
+ckpt_done(struct wreq *r, void *arg)
+{
+	struct tallyd *d = arg;
+
+	d->ckpt_pending = false;
+	if (r->error != 0) {
+		log_warn("timed checkpoint failed: %s", r->message);
+	} else if (r->tree_size != d->ckpt_size) {
+		log_info("timed checkpoint: tree size %llu",
+		    (unsigned long long)r->tree_size);
+		d->ckpt_size = r->tree_size;
+	}
+	wreq_free(r);
+}
+
+static void
+ckpt_timer_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct tallyd *d = arg;
+	struct wreq *r;
+
+	(void)fd; (void)events;
+	if (d->ckpt_pending)
+		return;   /* the last one is still with the writer */
+	if ((r = wreq_new(WREQ_CHECKPOINT)) == NULL) {
+		log_warn("timed checkpoint: out of memory");
+		return;
+	}
+	r->done = ckpt_done;
+	r->arg = d;
+	d->ckpt_pending = true;
+	writer_submit(d->writer, r);
+}
+
+/* Every cfg->checkpoint_interval seconds (none when 0), a WREQ_CHECKPOINT. */
+static int
+start_ckpt_timer(struct tallyd *d)
+{
+	struct timeval tv = { .tv_sec = (time_t)d->cfg->checkpoint_interval };
+	Tally__CheckpointResponse cp;
+	struct tally_arena a = TALLY_ARENA_INIT;
+
+	if (d->cfg->checkpoint_interval == 0) {
+		log_info("no timed checkpoints (checkpoint_interval = 0)");
+		return 0;
+	}
+	if (query_checkpoint(d->store, &a, &cp) == 0)
+		d->ckpt_size = cp.tree_size;
+	tally_arena_release(&a);
+	if ((d->ckpt_timer = event_new(d->base, -1, EV_PERSIST, ckpt_timer_cb, d)) == NULL ||
+	    event_add(d->ckpt_timer, &tv) != 0)
+		return TALLY_ERR_NOMEM;
+	log_info("a checkpoint every %u s when the log grew", d->cfg->checkpoint_interval);
+	return 0;
+}
+
 static void
 teardown(struct tallyd *d)
 {
+	if (d->ckpt_timer != NULL)
+		event_free(d->ckpt_timer);
 	listener_stop(d->listener);
 	control_stop(d->control);
 	session_table_free(d);
@@ -270,7 +332,8 @@ run(const struct tallyd_config *cfg, const uint8_t *cfg_text, size_t cfg_len)
 		goto out;
 	}
 	if (load_keys(&d) != 0 || open_store(&d) != 0 ||
-	    submit_config(&d, cfg_text, cfg_len) != 0 || open_sockets(&d) != 0)
+	    submit_config(&d, cfg_text, cfg_len) != 0 || open_sockets(&d) != 0 ||
+	    start_ckpt_timer(&d) != 0)
 		goto out;
 	sigterm = evsignal_new(d.base, SIGTERM, signal_cb, &d);
 	sigint = evsignal_new(d.base, SIGINT, signal_cb, &d);
