@@ -70,22 +70,6 @@ tokens_print(const struct ctl_cmd *self, const Tally__TokenShowResponse *ts,
 	return ex;
 }
 
-/* One call on c; checks the error code and body. */
-static int
-call(const struct ctl_ctx *ctx, const struct ctl_cmd *self, struct ctl_client *c,
-    Tally__CtlRequest *req, Tally__CtlResponse__BodyCase want, Tally__CtlResponse **resp)
-{
-	int r;
-
-	if ((r = ctl_client_call(c, req, resp)) != 0)
-		return ctl_io_failed(self, ctx, r);
-	if ((*resp)->error != TALLY__ERROR_CODE__OK)
-		return ctl_refused(self, *resp);
-	if ((*resp)->body_case != want)
-		return ctl_io_failed(self, ctx, TALLY_ERR_INVALID);
-	return CTL_EXIT_OK;
-}
-
 static int
 token_show(const struct ctl_ctx *ctx, const struct ctl_cmd *self,
     uint8_t *uid, size_t uid_len, int json)
@@ -102,7 +86,7 @@ token_show(const struct ctl_ctx *ctx, const struct ctl_cmd *self,
 		return ex;
 	req.body_case = TALLY__CTL_REQUEST__BODY_IDENTITY;
 	req.identity = &idr;
-	if ((ex = call(ctx, self, c, &req, TALLY__CTL_RESPONSE__BODY_IDENTITY, &id)) != 0)
+	if ((ex = ctl_call(ctx, self, c, &req, TALLY__CTL_RESPONSE__BODY_IDENTITY, &id)) != 0)
 		goto out;
 	if (tally_key_from_spki(id->identity->public_key.data,
 	    id->identity->public_key.len, &appliance) != 0) {
@@ -113,7 +97,7 @@ token_show(const struct ctl_ctx *ctx, const struct ctl_cmd *self,
 	tsr.device_uid.len = uid_len;
 	req.body_case = TALLY__CTL_REQUEST__BODY_TOKEN_SHOW;
 	req.token_show = &tsr;
-	if ((ex = call(ctx, self, c, &req, TALLY__CTL_RESPONSE__BODY_TOKEN_SHOW, &ts)) != 0)
+	if ((ex = ctl_call(ctx, self, c, &req, TALLY__CTL_RESPONSE__BODY_TOKEN_SHOW, &ts)) != 0)
 		goto out;
 	ex = tokens_print(self, ts->token_show, appliance, json);
  out:

@@ -120,6 +120,22 @@ ctl_io_failed(const struct ctl_cmd *cmd, const struct ctl_ctx *ctx, int r)
 }
 
 int
+ctl_call(const struct ctl_ctx *ctx, const struct ctl_cmd *cmd, struct ctl_client *c,
+    Tally__CtlRequest *req, Tally__CtlResponse__BodyCase want, Tally__CtlResponse **resp)
+{
+	int r;
+
+	*resp = NULL;
+	if ((r = ctl_client_call(c, req, resp)) != 0)
+		return ctl_io_failed(cmd, ctx, r);
+	if ((*resp)->error != TALLY__ERROR_CODE__OK)
+		return ctl_refused(cmd, *resp);
+	if ((*resp)->body_case != want)
+		return ctl_io_failed(cmd, ctx, TALLY_ERR_INVALID);
+	return CTL_EXIT_OK;
+}
+
+int
 ctl_rpc(const struct ctl_ctx *ctx, const struct ctl_cmd *cmd,
     Tally__CtlRequest *req, Tally__CtlResponse__BodyCase want,
     Tally__CtlResponse **resp)

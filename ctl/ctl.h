@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include "cmdtab.h"
 #include <jansson.h>
+#include <openssl/evp.h>
 #include "client.h"
 
 enum { CTL_EXIT_OK = 0, CTL_EXIT_REFUSED = 1, CTL_EXIT_USAGE = 2 };
@@ -41,6 +42,9 @@ extern const struct ctl_cmd ctl_cmd_jig_revoke;
 extern const struct ctl_cmd ctl_cmd_log_export;
 extern const struct ctl_cmd ctl_cmd_checkpoint;
 extern const struct ctl_cmd ctl_cmd_token_show;
+extern const struct ctl_cmd ctl_cmd_log_proof;
+extern const struct ctl_cmd ctl_cmd_log_consistency;
+extern const struct ctl_cmd ctl_cmd_receipt_import;
 
 /* Prints "usage: tallyctl [-s PATH] GROUP SUB ARGS" and the help text to f. */
 void ctl_usage(const struct ctl_cmd *cmd, FILE *f);
@@ -66,6 +70,13 @@ int ctl_rpc(const struct ctl_ctx *ctx, const struct ctl_cmd *cmd,
     Tally__CtlRequest *req, Tally__CtlResponse__BodyCase want,
     Tally__CtlResponse **resp);
 
+/* One request on an open client c, checked as ctl_rpc checks it: on
+ * success CTL_EXIT_OK and *resp (free it as ctl_rpc's, also after a
+ * refusal, when it is not NULL); otherwise the line is printed and the
+ * exit status returned. */
+int ctl_call(const struct ctl_ctx *ctx, const struct ctl_cmd *cmd, struct ctl_client *c,
+    Tally__CtlRequest *req, Tally__CtlResponse__BodyCase want, Tally__CtlResponse **resp);
+
 /* Connects, printing the one-line reason on failure (e.g. "tallyd is not
  * running (no socket at PATH)"). Returns CTL_EXIT_OK or CTL_EXIT_USAGE. */
 int ctl_connect(const struct ctl_ctx *ctx, const struct ctl_cmd *cmd,
@@ -76,6 +87,31 @@ int ctl_refused(const struct ctl_cmd *cmd, const Tally__CtlResponse *resp);
 
 /* Prints a transport or protocol error r from client.h; returns CTL_EXIT_USAGE. */
 int ctl_io_failed(const struct ctl_cmd *cmd, const struct ctl_ctx *ctx, int r);
+
+/* --- verification against the appliance key (verify.c) --- */
+
+#define CTL_ORIGIN_MAX 128   /* == TALLY_ORIGIN_MAX (lib/checkpoint.h) */
+
+/* The appliance public key proofs are verified against: the PEM public
+ * key in keyfile when not NULL (e.g. the appliance.pub the OEM holds),
+ * else tallyd's `identity` on c, whose key ID must match its SPKI.
+ * *pub (EVP_PKEY_free) and origin (the checkpoint origin of that key,
+ * CTL_ORIGIN_MAX bytes). Returns CTL_EXIT_OK or prints why and returns
+ * CTL_EXIT_USAGE (file, socket) or CTL_EXIT_REFUSED (tallyd refused, or
+ * sent a key whose ID does not match). */
+int ctl_appliance_key(const struct ctl_ctx *ctx, const struct ctl_cmd *cmd,
+    struct ctl_client *c, const char *keyfile, EVP_PKEY **pub, char *origin);
+
+/* Checks that note is a checkpoint signed by pub for origin, of tree size
+ * size and root hash root (root_len must be 32). what names the note in
+ * the message ("checkpoint", ...). CTL_EXIT_OK, or prints why and returns
+ * CTL_EXIT_REFUSED. */
+int ctl_check_note(const struct ctl_cmd *cmd, const char *what, const char *note,
+    EVP_PKEY *pub, const char *origin, uint64_t size, const uint8_t *root, size_t root_len);
+
+/* Copies n hashes of a proof into out (room for TALLY_PROOF_MAX); each
+ * must be 32 bytes. 0, or TALLY_ERR_INVALID. */
+int ctl_proof_hashes(const ProtobufCBinaryData *h, size_t n, uint8_t (*out)[32]);
 
 /* Lower-case hex of len bytes (at most 64) as a JSON string, or NULL. */
 json_t *ctl_json_hex(const uint8_t *buf, size_t len);

@@ -14,6 +14,9 @@ static const struct ctl_cmd *const commands[] = {
 	&ctl_cmd_jig_list,
 	&ctl_cmd_jig_revoke,
 	&ctl_cmd_log_export,
+	&ctl_cmd_log_proof,
+	&ctl_cmd_log_consistency,
+	&ctl_cmd_receipt_import,
 	&ctl_cmd_checkpoint,
 	&ctl_cmd_token_show,
 };
