@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/err.h>
+#include <openssl/x509.h>
 #include "artifact.h"
 #include "dsse.h"
 #include "err.h"
@@ -31,6 +32,7 @@ int
 issue_ctx_init(struct issue_ctx *ctx, struct store *st, EVP_PKEY *key,
     EVP_PKEY *oem_root, const char *jig_ca_file)
 {
+	const unsigned char *p;
 	int r;
 
 	memset(ctx, 0, sizeof(*ctx));
@@ -42,6 +44,9 @@ issue_ctx_init(struct issue_ctx *ctx, struct store *st, EVP_PKEY *key,
 	    (r = tally_key_spki(key, &ctx->spki, &ctx->spki_len)) != 0)
 		return r;
 	memcpy(ctx->key_id, tally_signer_key_id(ctx->signer), TALLY_KEY_ID_LEN);
+	p = ctx->spki;
+	if ((ctx->pub = d2i_PUBKEY(NULL, &p, (long)ctx->spki_len)) == NULL)
+		return TALLY_ERR_CRYPTO;
 	tally_checkpoint_origin(ctx->key_id, ctx->origin);
 	if ((ctx->ca = X509_STORE_new()) == NULL)
 		return TALLY_ERR_NOMEM;
@@ -83,10 +88,8 @@ issue_append(struct issue_ctx *ctx, struct store_txn *t, Tally__LogEntry *e,
 	store_be64_put(key, e->index);
 	store_txn_put(t, STORE_DB_LOG, key, 8, ctx->scratch, n, MDB_APPEND);
 	store_txn_put(t, STORE_DB_LEAVES, key, 8, leaf, sizeof(leaf), MDB_APPEND);
-	if (t->ret != 0)
+	if (store_tree_add(t, &ctx->frontier, leaf) != 0)
 		return t->ret;
-	if (tally_merkle_frontier_append(&ctx->frontier, leaf) != 0)
-		return (t->ret = TALLY_ERR_TOO_LARGE);
 	ctx->next_index++;
 	ctx->meta_dirty = true;
 	if (index != NULL)
@@ -167,6 +170,9 @@ issue_run(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r)
 		break;
 	case WREQ_CONFIG:
 		issue_config(ctx, t, r);
+		break;
+	case WREQ_RECEIPT_IMPORT:
+		issue_receipt_import(ctx, t, r);
 		break;
 	default:
 		issue_fail(r, TALLY__ERROR_CODE__BAD_REQUEST, "unknown request kind %d",
@@ -253,7 +259,16 @@ reissue(struct issue_ctx *ctx, struct store_txn *t, const struct quota_entry *qe
 		tally__log_entry__free_unpacked(e, NULL);
 }
 
-/* Can qe serve r now (time window, firmware, units)? */
+/* Has qe as many tokens not covered by a receipt as its max_unreconciled? */
+static bool
+quota_unreconciled_full(const struct quota_entry *qe)
+{
+	uint64_t m = qe->q->max_unreconciled;
+
+	return m > 0 && qe->rec->issued - qe->rec->reconciled >= m;
+}
+
+/* Can qe serve r now (time window, firmware, units, unreconciled window)? */
 static bool
 quota_usable(const struct issue_ctx *ctx, const struct quota_entry *qe,
     const struct wreq *r)
@@ -264,6 +279,8 @@ quota_usable(const struct issue_ctx *ctx, const struct quota_entry *qe,
 		return false;
 	if (r->in.issue.has_firmware &&
 	    !tally_quota_allows_firmware(q, r->in.issue.firmware))
+		return false;
+	if (quota_unreconciled_full(qe))
 		return false;
 	return qe->rec->issued - qe->rec->returned < q->units;
 }
@@ -335,6 +352,12 @@ check_quota(const struct issue_ctx *ctx, const struct quota_entry *qe,
 		issue_fail(r, TALLY__ERROR_CODE__QUOTA_EXHAUSTED,
 		    "quota exhausted: %llu of %llu units issued",
 		    (unsigned long long)qe->rec->issued, (unsigned long long)q->units);
+	else if (quota_unreconciled_full(qe))
+		issue_fail(r, TALLY__ERROR_CODE__UNRECONCILED_LIMIT,
+		    "%llu tokens not covered by an OEM receipt (max_unreconciled %llu): "
+		    "export the log and import the receipt",
+		    (unsigned long long)(qe->rec->issued - qe->rec->reconciled),
+		    (unsigned long long)q->max_unreconciled);
 	if (r->error != 0)
 		return -1;
 	*fw = r->in.issue.has_firmware ? r->in.issue.firmware :

@@ -55,12 +55,15 @@ struct issue_ctx {
 	X509_STORE *ca;            /* jig CA (owned) */
 	uint8_t key_id[32];
 	uint8_t *spki;             /* appliance DER SPKI (OPENSSL_free) */
+	EVP_PKEY *pub;             /* the appliance public key alone, from spki (owned):
+	                              verifies its own checkpoints in receipts */
 	size_t spki_len;
 	char origin[TALLY_ORIGIN_MAX];
 
 	/* Caches: committed state plus the changes of the running batch. */
 	struct tally_merkle_frontier frontier;
 	uint64_t next_index;       /* == frontier.size */
+	uint64_t receipt_size;     /* tree size of the last OEM receipt imported (0: none) */
 	struct quota_entry *quotas;
 	size_t n_quotas, cap_quotas;
 	struct jig_entry *jigs;
@@ -100,7 +103,7 @@ void issue_run(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r);
 
 /* Appends entry e (its index and time are set here; the body and the
  * operator fields are the caller's) to the log: log[index], leaves[index],
- * frontier. *index (may be NULL) receives its index.
+ * the tree nodes it completes (store_tree_add), frontier. *index (may be NULL) receives its index.
  * Returns t->ret or TALLY_ERR_NOMEM / TALLY_ERR_TOO_LARGE (not sticky). */
 int issue_append(struct issue_ctx *ctx, struct store_txn *t,
     Tally__LogEntry *e, uint64_t *index);
@@ -127,11 +130,33 @@ struct jig_entry *issue_active_jig(struct issue_ctx *ctx, struct wreq *r);
 
 /* Individual operations (issue_run dispatches to these). */
 void issue_token(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r);
+/* Install report: result FAILED returns the token's unit to its quota
+ * (returned++, `returned` DB record, r->unit_returned) only while the
+ * quota's returned < scrap_allowance and only once per token; the log
+ * entry records unit_returned either way. */
 void issue_report(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r);
 void issue_quota_import(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r);
 void issue_jig_enroll(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r);
 void issue_jig_revoke(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r);
+/* Checkpoint: when a checkpoint of the current log size is already stored
+ * it is returned as is (the checkpoint timer asks every interval);
+ * otherwise one is signed and stored. */
 void issue_checkpoint(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r);
+
+/* WREQ_RECEIPT_IMPORT (issue_receipt.c): r->in.receipt must be a note
+ * cosigned by the OEM root key (lib/cosignature.h) whose text is, byte for
+ * byte, the text of a checkpoint this appliance signed and stored, with
+ * the appliance's own signature still verifying, for a size no smaller
+ * than the last receipt's. Then appends LogReceiptImported (operator uid),
+ * records meta "receipt_size" and adds to each quota's `reconciled` the
+ * tokens under it at log indexes [old receipt size, new size) (one scan of
+ * those entries). Refusals (nothing written): BAD_REQUEST (empty, over
+ * TALLY_NOTE_MAX, older than the receipt already imported),
+ * RECEIPT_INVALID (no valid OEM cosignature, appliance signature fails),
+ * RECEIPT_UNKNOWN_CHECKPOINT (another origin, no stored checkpoint of
+ * that size, or a different text). Results: r->tree_size, r->cosigned_at,
+ * r->log_index. */
+void issue_receipt_import(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r);
 
 /* WREQ_CONFIG: appends a LogConfigChanged entry (SHA-256 and text of
  * r->in.config) and records the digest in meta, unless the digest equals

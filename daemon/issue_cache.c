@@ -193,6 +193,7 @@ cache_clear(struct issue_ctx *ctx)
 	ctx->n_quotas = ctx->n_jigs = 0;
 	tally_merkle_frontier_init(&ctx->frontier);
 	ctx->next_index = 0;
+	ctx->receipt_size = 0;
 	ctx->meta_dirty = ctx->jigs_changed = false;
 }
 
@@ -240,6 +241,42 @@ check_log_end(struct issue_ctx *ctx, struct store_txn *t)
 	return 0;
 }
 
+/* The frontier's subtrees must be the tree's nodes (proofs come from those). */
+static int
+check_tree(struct issue_ctx *ctx, struct store_txn *t)
+{
+	uint8_t nodes[TALLY_MERKLE_MAX_HEIGHT][TALLY_HASH_LEN];
+	unsigned count;
+	int r;
+
+	if ((r = store_tree_range(t, ctx->frontier.size, nodes, &count)) != 0)
+		return r;
+	if (count != ctx->frontier.count ||
+	    memcmp(nodes, ctx->frontier.node, (size_t)count * TALLY_HASH_LEN) != 0) {
+		log_err("the stored Merkle tree disagrees with the stored frontier");
+		return TALLY_ERR_STORAGE;
+	}
+	return 0;
+}
+
+/* Size of the last receipt imported (0 when none). */
+static int
+load_receipt(struct issue_ctx *ctx, struct store_txn *t)
+{
+	const uint8_t *v;
+	size_t vlen;
+	int r;
+
+	r = store_txn_get(t, STORE_DB_META, STORE_META_RECEIPT,
+	    strlen(STORE_META_RECEIPT), &v, &vlen);
+	if (r == TALLY_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0 || vlen != 8)
+		return r != 0 ? r : TALLY_ERR_STORAGE;
+	ctx->receipt_size = store_be64_get(v);
+	return ctx->receipt_size <= ctx->next_index ? 0 : TALLY_ERR_STORAGE;
+}
+
 /* Frontier and next index from meta; both absent on a new store. */
 static int
 load_meta(struct issue_ctx *ctx, struct store_txn *t)
@@ -263,7 +300,9 @@ load_meta(struct issue_ctx *ctx, struct store_txn *t)
 	ctx->next_index = store_be64_get(v);
 	if (ctx->next_index != ctx->frontier.size)
 		return TALLY_ERR_STORAGE;
-	return check_log_end(ctx, t);
+	if ((r = check_log_end(ctx, t)) != 0 || (r = check_tree(ctx, t)) != 0)
+		return r;
+	return load_receipt(ctx, t);
 }
 
 int
@@ -297,5 +336,6 @@ issue_ctx_free(struct issue_ctx *ctx)
 	X509_STORE_free(ctx->ca);
 	tally_signer_free(ctx->signer);
 	OPENSSL_free(ctx->spki);
+	EVP_PKEY_free(ctx->pub);
 	memset(ctx, 0, sizeof(*ctx));
 }

@@ -89,9 +89,10 @@ issue_quota_import(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r)
 	r->log_index = index;
 }
 
-/* Does the token at index exist and name device uid? */
+/* Does the token at index exist and name device uid? qid gets its quota ID. */
 static int
-token_names_uid(struct store_txn *t, uint64_t index, const ProtobufCBinaryData *uid)
+token_names_uid(struct store_txn *t, uint64_t index, const ProtobufCBinaryData *uid,
+    uint8_t qid[16])
 {
 	Tally__LogEntry *e = NULL;
 	Tally__Envelope *env = NULL;
@@ -109,8 +110,10 @@ token_names_uid(struct store_txn *t, uint64_t index, const ProtobufCBinaryData *
 	    TALLY_PT_TOKEN, &env) != 0 ||
 	    (tok = tally__token__unpack(NULL, env->payload.len, env->payload.data)) == NULL)
 		goto out;
-	ok = tok->device_uid.len == uid->len &&
+	ok = tok->device_uid.len == uid->len && tok->quota_id.len == 16 &&
 	    memcmp(tok->device_uid.data, uid->data, uid->len) == 0;
+	if (ok)
+		memcpy(qid, tok->quota_id.data, 16);
  out:
 	if (tok != NULL)
 		tally__token__free_unpacked(tok, NULL);
@@ -121,13 +124,47 @@ token_names_uid(struct store_txn *t, uint64_t index, const ProtobufCBinaryData *
 	return ok;
 }
 
+/* Does a failed install of the token at index return its unit to qe
+ * (within scrap_allowance, once per token)? */
+static bool
+scrap_returns(struct store_txn *t, const struct quota_entry *qe,
+    const Tally__InstallReport *rep)
+{
+	const uint8_t *v;
+	uint8_t key[8];
+	size_t vlen;
+
+	if (rep->result != TALLY__INSTALL_RESULT__FAILED || qe == NULL ||
+	    qe->rec->returned >= qe->q->scrap_allowance)
+		return false;
+	store_be64_put(key, rep->token_log_index);
+	return store_txn_get(t, STORE_DB_RETURNED, key, 8, &v, &vlen) == TALLY_ERR_NOT_FOUND;
+}
+
+/* The unit of the token of rep goes back to qe; report is the entry saying so. */
+static void
+scrap_return(struct store_txn *t, struct quota_entry *qe,
+    const Tally__InstallReport *rep, uint64_t report)
+{
+	uint8_t key[8], val[8];
+
+	store_be64_put(key, rep->token_log_index);
+	store_be64_put(val, report);
+	if (store_txn_put(t, STORE_DB_RETURNED, key, 8, val, 8, MDB_NOOVERWRITE) != 0)
+		return;
+	qe->rec->returned++;
+	qe->dirty = true;
+}
+
 void
 issue_report(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r)
 {
 	Tally__LogEntry e;
 	Tally__LogInstallReported ir = TALLY__LOG_INSTALL_REPORTED__INIT;
 	Tally__InstallReport *rep = NULL;
+	struct quota_entry *qe;
 	struct jig_entry *je;
+	uint8_t qid[16];
 	uint64_t index;
 	int rc;
 
@@ -139,7 +176,7 @@ issue_report(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r)
 		    "report not signed by this jig or malformed: %s", tally_strerror(rc));
 		return;
 	}
-	if (!token_names_uid(t, rep->token_log_index, &rep->device_uid)) {
+	if (!token_names_uid(t, rep->token_log_index, &rep->device_uid, qid)) {
 		if (t->ret == 0)
 			issue_fail(r, TALLY__ERROR_CODE__REPORT_INVALID,
 			    "no token at log index %llu for that device",
@@ -149,12 +186,17 @@ issue_report(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r)
 	entry_init(&e, r);
 	ir.report.data = r->in.report.env;
 	ir.report.len = r->in.report.len;
-	ir.unit_returned = false;
+	qe = issue_quota_find(ctx, qid);
+	ir.unit_returned = scrap_returns(t, qe, rep);
 	e.body_case = TALLY__LOG_ENTRY__BODY_INSTALL_REPORTED;
 	e.install_reported = &ir;
-	if (issue_append(ctx, t, &e, &index) == 0) {
+	if (issue_append(ctx, t, &e, &index) != 0)
+		goto out;
+	if (ir.unit_returned)
+		scrap_return(t, qe, rep, index);
+	if (t->ret == 0) {
 		r->log_index = index;
-		r->unit_returned = false;
+		r->unit_returned = ir.unit_returned;
 	}
  out:
 	tally__install_report__free_unpacked(rep, NULL);
@@ -326,6 +368,24 @@ issue_jig_revoke(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r)
 	r->log_index = index;
 }
 
+/* The checkpoint stored under key, if any, into r->out. 0, NOT_FOUND or t->ret. */
+static int
+stored_checkpoint(struct store_txn *t, const uint8_t key[8], struct wreq *r)
+{
+	const uint8_t *v;
+	size_t vlen;
+	int rc;
+
+	if ((rc = store_txn_get(t, STORE_DB_CHECKPOINTS, key, 8, &v, &vlen)) != 0)
+		return rc;
+	if ((r->out = malloc(vlen + 1)) == NULL)
+		return (t->ret = TALLY_ERR_NOMEM);
+	memcpy(r->out, v, vlen);
+	r->out[vlen] = '\0';
+	r->out_len = vlen;
+	return 0;
+}
+
 void
 issue_checkpoint(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r)
 {
@@ -335,13 +395,15 @@ issue_checkpoint(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r)
 
 	r->tree_size = ctx->frontier.size;
 	tally_merkle_frontier_root(&ctx->frontier, r->root);
+	store_be64_put(key, r->tree_size);
+	if (stored_checkpoint(t, key, r) != TALLY_ERR_NOT_FOUND)
+		return;  /* the log has not grown since: no new signature */
 	rc = tally_checkpoint_sign(ctx->key, ctx->origin, r->tree_size, r->root, &note);
 	if (rc != 0) {
 		log_tally_err(rc, "cannot sign a checkpoint");
 		issue_fail(r, TALLY__ERROR_CODE__INTERNAL, "checkpoint signing failed");
 		return;
 	}
-	store_be64_put(key, r->tree_size);
 	if (store_txn_put(t, STORE_DB_CHECKPOINTS, key, 8, note, strlen(note), 0) != 0) {
 		free(note);
 		return;

@@ -17,7 +17,8 @@ struct store {
 };
 
 static const char *const db_names[STORE_DB_COUNT] = {
-	"meta", "quotas", "devices", "log", "leaves", "checkpoints", "jigs",
+	"meta", "quotas", "devices", "log", "leaves", "checkpoints", "jigs", "tree",
+	"returned",
 };
 
 int
@@ -218,7 +219,126 @@ store_is_full(struct store *st)
 	return atomic_load(&st->full);
 }
 
-/* Opens every named database and checks or writes the schema version. */
+int
+store_tree_add(struct store_txn *t, struct tally_merkle_frontier *f,
+    const uint8_t leaf[TALLY_HASH_LEN])
+{
+	uint8_t h[TALLY_HASH_LEN], key[9];
+	uint64_t size = f->size + 1;
+	unsigned level = 0;
+
+	if (t->ret != 0)
+		return t->ret;
+	if (size == 0)
+		return (t->ret = TALLY_ERR_TOO_LARGE);
+	memcpy(h, leaf, TALLY_HASH_LEN);
+	/* The merges of the frontier append: each completes a perfect subtree. */
+	for (uint64_t s = size; (s & 1) == 0; s >>= 1) {
+		level++;
+		tally_merkle_node_hash(f->node[f->count - level], h, h);
+		key[0] = (uint8_t)level;
+		store_be64_put(key + 1, (size >> level) - 1);
+		if (store_txn_put(t, STORE_DB_TREE, key, sizeof(key), h, sizeof(h), 0) != 0)
+			return t->ret;
+	}
+	if (tally_merkle_frontier_append(f, leaf) != 0)
+		return (t->ret = TALLY_ERR_TOO_LARGE);
+	return 0;
+}
+
+int
+store_tree_node(void *arg, unsigned level, uint64_t index, uint8_t out[TALLY_HASH_LEN])
+{
+	struct store_txn *t = arg;
+	uint8_t key[9];
+	const uint8_t *v;
+	size_t vlen;
+	int r;
+
+	if (level >= TALLY_MERKLE_MAX_HEIGHT)
+		return TALLY_ERR_INVALID;
+	key[0] = (uint8_t)level;
+	store_be64_put(key + 1, index);
+	if (level == 0)
+		r = store_txn_get(t, STORE_DB_LEAVES, key + 1, 8, &v, &vlen);
+	else
+		r = store_txn_get(t, STORE_DB_TREE, key, sizeof(key), &v, &vlen);
+	if (r == TALLY_ERR_NOT_FOUND || (r == 0 && vlen != TALLY_HASH_LEN)) {
+		log_err("Merkle node (level %u, index %llu) missing from the store",
+		    level, (unsigned long long)index);
+		return TALLY_ERR_STORAGE;
+	}
+	if (r == 0)
+		memcpy(out, v, TALLY_HASH_LEN);
+	return r;
+}
+
+int
+store_tree_range(struct store_txn *t, uint64_t size, uint8_t nodes[][TALLY_HASH_LEN],
+    unsigned *count)
+{
+	uint64_t start = 0;
+	unsigned n = 0;
+	int r;
+
+	for (int b = TALLY_MERKLE_MAX_HEIGHT - 1; b >= 0; b--) {
+		if ((size >> b & 1) == 0)
+			continue;
+		if ((r = store_tree_node(t, (unsigned)b, start >> b, nodes[n++])) != 0)
+			return r;
+		start += (uint64_t)1 << b;
+	}
+	*count = n;
+	return 0;
+}
+
+/* State of the version 1 -> 2 migration. */
+struct migrate {
+	struct store_txn *t;
+	struct tally_merkle_frontier f;
+};
+
+static int
+migrate_leaf(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+	struct migrate *m = arg;
+
+	if (klen != 8 || vlen != TALLY_HASH_LEN || store_be64_get(key) != m->f.size)
+		return TALLY_ERR_STORAGE;
+	return store_tree_add(m->t, &m->f, val);
+}
+
+/* Schema 1 -> 2: every tree node from the leaves; the result must be the
+ * frontier the store records. */
+static void
+migrate_v1(struct store_txn *t)
+{
+	struct migrate m = { .t = t };
+	struct tally_merkle_frontier stored;
+	const uint8_t *v;
+	size_t vlen;
+	int r;
+
+	tally_merkle_frontier_init(&m.f);
+	tally_merkle_frontier_init(&stored);
+	if ((r = store_txn_each(t, STORE_DB_LEAVES, NULL, 0, migrate_leaf, &m)) != 0) {
+		t->ret = t->ret != 0 ? t->ret : r;
+		return;
+	}
+	r = store_txn_get(t, STORE_DB_META, STORE_META_FRONTIER,
+	    strlen(STORE_META_FRONTIER), &v, &vlen);
+	if ((r == 0 && tally_merkle_frontier_decode(&stored, v, vlen) != 0) ||
+	    (r != 0 && r != TALLY_ERR_NOT_FOUND) || stored.size != m.f.size ||
+	    memcmp(stored.node, m.f.node, (size_t)stored.count * TALLY_HASH_LEN) != 0) {
+		log_err("store migration: the leaves do not give the stored frontier");
+		t->ret = t->ret != 0 ? t->ret : TALLY_ERR_STORAGE;
+		return;
+	}
+	log_info("store migrated to schema %u: %llu Merkle leaves, tree nodes added",
+	    STORE_SCHEMA_VERSION, (unsigned long long)m.f.size);
+}
+
+/* Opens every named database and checks, migrates or writes the schema version. */
 static int
 open_dbs(struct store *st)
 {
@@ -238,13 +358,19 @@ open_dbs(struct store *st)
 	}
 	r = store_txn_get(&t, STORE_DB_META, STORE_META_SCHEMA,
 	    strlen(STORE_META_SCHEMA), &v, &vlen);
-	if (r == TALLY_ERR_NOT_FOUND)
-		store_txn_put(&t, STORE_DB_META, STORE_META_SCHEMA,
-		    strlen(STORE_META_SCHEMA), ver, sizeof(ver), 0);
-	else if (r == 0 && (vlen != sizeof(ver) || memcmp(v, ver, vlen) != 0)) {
+	if (r != 0 && r != TALLY_ERR_NOT_FOUND)
+		goto out;
+	if (r == 0 && vlen == sizeof(ver) && memcmp(v, ver, vlen) == 0)
+		goto out;
+	if (r == 0 && vlen == sizeof(ver) && memcmp(v, "\0\0\0\1", vlen) == 0)
+		migrate_v1(&t);
+	else if (r == 0) {
 		log_err("store schema differs from version %u", STORE_SCHEMA_VERSION);
 		t.ret = TALLY_ERR_STORAGE;
+		goto out;
 	}
+	store_txn_put(&t, STORE_DB_META, STORE_META_SCHEMA,
+	    strlen(STORE_META_SCHEMA), ver, sizeof(ver), 0);
  out:
 	return store_txn_commit(&t);
 }

@@ -6,7 +6,8 @@
  *   meta         "schema" -> 4-byte BE version; "appliance_key_id" -> 32 B;
  *                "appliance_spki" -> DER SPKI; "frontier" -> Merkle frontier
  *                (tally_merkle_frontier_encode form); "next_index" -> 8-byte BE;
- *                "config_digest" -> SHA-256 of the last configuration logged
+ *                "config_digest" -> SHA-256 of the last configuration logged;
+ *                "receipt_size" -> 8-byte BE tree size of the last OEM receipt
  *   quotas       quota_id (16 B) -> QuotaRecord (proto/store.proto)
  *   devices      quota_id (16 B) || device UID (1..64 B) -> 8-byte BE log
  *                index of the token
@@ -14,6 +15,11 @@
  *   leaves       8-byte BE index -> 32-byte RFC 9162 leaf hash of that entry
  *   checkpoints  8-byte BE tree size -> signed note text (no NUL)
  *   jigs         jig key ID (32 B) -> JigRecord (proto/store.proto)
+ *   tree         level (1 B, >= 1) || index (8-byte BE) -> 32-byte hash of
+ *                the perfect subtree over leaves [index << level,
+ *                (index + 1) << level) (RFC 9162 MTH); level 0 is `leaves`
+ *   returned     8-byte BE token log index -> 8-byte BE log index of the
+ *                install report that returned its unit (scrap allowance)
  *
  * Transactions follow Knot DNS's knot_lmdb model: a struct store_txn holds
  * a sticky error; once a step fails every later step is a no-op returning
@@ -31,10 +37,13 @@
 #include <stdint.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
+#include "merkle.h"
 
 struct store;
 
-#define STORE_SCHEMA_VERSION 1u
+/* Version 2 (issue 3) added `tree` and `returned`; a version 1 store is
+ * migrated on open (tree nodes backfilled from `leaves`). */
+#define STORE_SCHEMA_VERSION 2u
 
 #define STORE_META_SCHEMA   "schema"
 #define STORE_META_KEY_ID   "appliance_key_id"
@@ -42,6 +51,7 @@ struct store;
 #define STORE_META_FRONTIER "frontier"
 #define STORE_META_NEXT     "next_index"
 #define STORE_META_CONFIG   "config_digest"
+#define STORE_META_RECEIPT  "receipt_size"
 
 enum store_db {
 	STORE_DB_META = 0,
@@ -51,6 +61,8 @@ enum store_db {
 	STORE_DB_LEAVES,
 	STORE_DB_CHECKPOINTS,
 	STORE_DB_JIGS,
+	STORE_DB_TREE,
+	STORE_DB_RETURNED,
 	STORE_DB_COUNT
 };
 
@@ -64,9 +76,13 @@ struct store_txn {
 
 /* Opens (creating when absent) the LMDB environment in folder dir (must
  * exist, mode 0700 recommended) with a map of map_size bytes, runs
- * mdb_reader_check, checks the schema version. *out: store_close.
+ * mdb_reader_check, checks the schema version. A version 1 store is
+ * migrated to version 2 in one write transaction: the `tree` nodes are
+ * computed from `leaves` (O(log size) memory, one pass) and their
+ * frontier is checked against meta "frontier". *out: store_close.
  * Errors: TALLY_ERR_IO (no such folder, cannot open), TALLY_ERR_NOMEM,
- * TALLY_ERR_STORAGE (corrupt, other schema), TALLY_ERR_STORAGE_FULL. */
+ * TALLY_ERR_STORAGE (corrupt, other schema, leaves that disagree with the
+ * stored frontier), TALLY_ERR_STORAGE_FULL (also: no room to migrate). */
 int store_open(const char *dir, size_t map_size, struct store **out);
 
 /* Closes the environment. NULL is a no-op. No transaction may be open. */
@@ -125,6 +141,30 @@ bool store_is_full(struct store *st);
 
 /* The tally_err for an LMDB return code (0 -> 0). */
 int store_map_err(int mdb_rc);
+
+/* Appends leaf hash leaf (of log index f->size) to the Merkle tree kept in
+ * write transaction t: puts into `tree` the hash of every perfect subtree
+ * this leaf completes (ctz(f->size + 1) nodes, one on average), computed
+ * from f's compact range, then appends leaf to f. Does not write `leaves`
+ * (the caller does). Returns t->ret after the puts, or TALLY_ERR_TOO_LARGE
+ * (the tree is full; made sticky) with f unchanged. */
+int store_tree_add(struct store_txn *t, struct tally_merkle_frontier *f,
+    const uint8_t leaf[TALLY_HASH_LEN]);
+
+/* tally_merkle_node_fn (lib/merkle.h) over a read or write transaction:
+ * arg is a struct store_txn *. Level 0 reads `leaves`, levels 1..63 read
+ * `tree`. Returns 0, TALLY_ERR_STORAGE (node absent or not 32 bytes: the
+ * store is inconsistent; not sticky), TALLY_ERR_INVALID (level > 63) or
+ * the transaction's sticky error. */
+int store_tree_node(void *arg, unsigned level, uint64_t index,
+    uint8_t out[TALLY_HASH_LEN]);
+
+/* The compact range of [0, size) read from the tree: one hash per set
+ * bit of size, largest subtree first (the lib/merkle.h frontier order),
+ * into nodes (room for TALLY_MERKLE_MAX_HEIGHT); *count gets popcount(size).
+ * Errors: those of store_tree_node. */
+int store_tree_range(struct store_txn *t, uint64_t size,
+    uint8_t nodes[][TALLY_HASH_LEN], unsigned *count);
 
 /* 8-byte big-endian encoding of v (keys of log, leaves, checkpoints). */
 void store_be64_put(uint8_t out[8], uint64_t v);

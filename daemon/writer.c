@@ -69,6 +69,9 @@ wreq_free(struct wreq *r)
 	case WREQ_CONFIG:
 		free(r->in.config.text);
 		break;
+	case WREQ_RECEIPT_IMPORT:
+		free(r->in.receipt.text);
+		break;
 	default:
 		break;
 	}

@@ -17,6 +17,7 @@
 #include "err.h"
 #include "util.h"
 #include "jig.pb-c.h"
+#include "log.pb-c.h"
 #include "daemon/query.h"
 #include "daemon/store.h"
 #include "daemon/writer.h"
@@ -295,9 +296,10 @@ test_jig_enroll_revoke(void **state)
 }
 
 /* A report envelope signed by key. */
+/* A ReportInstall request with result, signed by key, sent as jig. */
 static struct wreq *
-report_req(struct fx *f, EVP_PKEY *key, const uint8_t jig[32], uint64_t index,
-    const char *uid)
+report_as(struct fx *f, EVP_PKEY *key, const uint8_t jig[32], uint64_t index,
+    const char *uid, Tally__InstallResult result)
 {
 	Tally__InstallReport rep = TALLY__INSTALL_REPORT__INIT;
 	struct wreq *r = fx_req(f, WREQ_REPORT_INSTALL);
@@ -307,13 +309,22 @@ report_req(struct fx *f, EVP_PKEY *key, const uint8_t jig[32], uint64_t index,
 	rep.token_log_index = index;
 	rep.device_uid.data = (uint8_t *)uid;
 	rep.device_uid.len = strlen(uid);
-	rep.result = TALLY__INSTALL_RESULT__INSTALLED;
+	rep.result = result;
+	if (result == TALLY__INSTALL_RESULT__FAILED)
+		rep.reason = (char *)"flash verify failed";
 	rep.time = tally_now();
 	n = tally__install_report__pack(&rep, buf);
 	assert_int_equal(tally_dsse_sign(key, TALLY_PT_REPORT, buf, n, &r->in.report.env,
 	    &r->in.report.len), 0);
 	memcpy(r->jig_key_id, jig, 32);
 	return r;
+}
+
+static struct wreq *
+report_req(struct fx *f, EVP_PKEY *key, const uint8_t jig[32], uint64_t index,
+    const char *uid)
+{
+	return report_as(f, key, jig, index, uid, TALLY__INSTALL_RESULT__INSTALLED);
 }
 
 static void
@@ -359,6 +370,97 @@ test_install_report(void **state)
 	wreq_free(t);
 	EVP_PKEY_free(jk);
 	EVP_PKEY_free(jk2);
+}
+
+/* Does the log entry at index say the report returned its unit? */
+static bool
+logged_return(struct fx *f, uint64_t index)
+{
+	Tally__LogEntry *e;
+	struct store_txn t;
+	const uint8_t *v;
+	uint8_t key[8];
+	size_t vlen;
+	bool ret;
+
+	store_be64_put(key, index);
+	assert_int_equal(store_txn_begin(f->st, &t, false), 0);
+	assert_int_equal(store_txn_get(&t, STORE_DB_LOG, key, 8, &v, &vlen), 0);
+	assert_non_null(e = tally__log_entry__unpack(NULL, vlen, v));
+	store_txn_abort(&t);
+	assert_int_equal(e->body_case, TALLY__LOG_ENTRY__BODY_INSTALL_REPORTED);
+	ret = e->install_reported->unit_returned;
+	tally__log_entry__free_unpacked(e, NULL);
+	return ret;
+}
+
+/* Sends a report; checks the reply and the log entry agree on the return. */
+static bool
+report(struct fx *f, EVP_PKEY *jk, const uint8_t jig[32], const struct wreq *tok,
+    Tally__InstallResult result)
+{
+	struct wreq *r = fx_run1(f, report_as(f, jk, jig, tok->log_index,
+	    (const char *)tok->in.issue.uid, result));
+	bool ret = r->unit_returned;
+
+	assert_int_equal(r->error, 0);
+	assert_int_equal(logged_return(f, r->log_index), ret);
+	wreq_free(r);
+	return ret;
+}
+
+/* Scrap allowance 2 on 3 units: a FAILED report returns the unit while
+ * returned < 2, once per token; beyond, the unit stays spent; both logged;
+ * a restart remembers. */
+static void
+test_scrap_allowance(void **state)
+{
+	struct fx *f = *state;
+	Tally__QuotaInfo *qi;
+	Tally__QuotaListResponse ql;
+	struct tally_arena a = TALLY_ARENA_INIT;
+	struct wreq *t[6];
+	uint8_t qid[16], jig[32];
+	Tally__Quota q;
+	EVP_PKEY *jk;
+	char uid[16];
+
+	assert_int_equal(fx_enroll(f, TALLY_KEY_P256, &jk, jig), 0);
+	fx_quota_init(f, &q, qid, "widget", 3);
+	q.scrap_allowance = 2;
+	assert_int_equal(import(f, &q, f->oem), 0);
+	for (int i = 0; i < 6; i++) {
+		snprintf(uid, sizeof(uid), "dev-%d", i);
+		t[i] = fx_req_issue(f, jig, "widget", uid, strlen(uid));
+	}
+	fx_run(f, t, 4);
+	assert_int_equal(t[2]->error, 0);
+	assert_int_equal(t[3]->error, TALLY__ERROR_CODE__QUOTA_EXHAUSTED);
+
+	assert_false(report(f, jk, jig, t[0], TALLY__INSTALL_RESULT__INSTALLED));
+	assert_true(report(f, jk, jig, t[0], TALLY__INSTALL_RESULT__FAILED));
+	assert_false(report(f, jk, jig, t[0], TALLY__INSTALL_RESULT__FAILED));  /* once */
+	wreq_free(t[3]);
+	t[3] = fx_run1(f, fx_req_issue(f, jig, "widget", "dev-3", 5));
+	assert_int_equal(t[3]->error, 0);   /* the returned unit, spent again */
+	assert_true(report(f, jk, jig, t[1], TALLY__INSTALL_RESULT__FAILED));
+	assert_int_equal(fx_restart(f), 0);
+	assert_false(report(f, jk, jig, t[2], TALLY__INSTALL_RESULT__FAILED));  /* beyond */
+	assert_false(report(f, jk, jig, t[1], TALLY__INSTALL_RESULT__FAILED));
+
+	assert_int_equal(query_quota_list(f->st, &a, &ql), 0);
+	assert_int_equal(ql.n_quotas, 1);
+	qi = ql.quotas[0];
+	assert_int_equal(qi->issued, 4);
+	assert_int_equal(qi->returned, 2);
+	tally_arena_release(&a);
+	t[4] = fx_run1(f, t[4]);
+	assert_int_equal(t[4]->error, 0);   /* 4 issued - 2 returned < 3 units */
+	t[5] = fx_run1(f, t[5]);
+	assert_int_equal(t[5]->error, TALLY__ERROR_CODE__QUOTA_EXHAUSTED);
+	for (int i = 0; i < 6; i++)
+		wreq_free(t[i]);
+	EVP_PKEY_free(jk);
 }
 
 static void
@@ -427,6 +529,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_serials_and_quota_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jig_enroll_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_install_report, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scrap_allowance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queries, setup, teardown),
 	};
 

@@ -1,5 +1,6 @@
 /* test_store.c - the LMDB store (store.h): open, sticky-error
- * transactions, error mapping, key binding, schema check. Real LMDB in a
+ * transactions, error mapping, key binding, schema check, Merkle tree
+ * nodes (store_tree_add, store_tree_node). Real LMDB in a
  * mkdtemp folder. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 #include "err.h"
 #include "key.h"
+#include "merkle.h"
 #include "daemon/store.h"
 
 struct fx {
@@ -227,6 +229,70 @@ test_schema_mismatch(void **state)
 	assert_null(f->st);
 }
 
+/* A new store records the current schema version. */
+static void
+test_schema_new(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn t;
+	const uint8_t *v;
+	uint8_t ver[4] = { 0, 0, 0, STORE_SCHEMA_VERSION };
+	size_t vlen;
+
+	assert_int_equal(STORE_SCHEMA_VERSION, 2);
+	assert_int_equal(store_txn_begin(f->st, &t, false), 0);
+	assert_int_equal(store_txn_get(&t, STORE_DB_META, STORE_META_SCHEMA,
+	    strlen(STORE_META_SCHEMA), &v, &vlen), 0);
+	assert_int_equal(vlen, 4);
+	assert_memory_equal(v, ver, 4);
+	store_txn_abort(&t);
+}
+
+/* store_tree_add puts the completed subtrees (none for an odd size, two
+ * for size 4) and appends to the frontier; after a failed step it writes
+ * nothing and leaves the frontier as it was. */
+static void
+test_tree_add(void **state)
+{
+	struct fx *f = *state;
+	struct tally_merkle_frontier fr;
+	uint8_t leaf[4][32], n01[32], n23[32], n0123[32], got[32], key[8];
+	struct store_txn t;
+	size_t n;
+
+	tally_merkle_frontier_init(&fr);
+	for (int i = 0; i < 4; i++)
+		tally_merkle_leaf_hash((const uint8_t *)&i, sizeof(i), leaf[i]);
+	tally_merkle_node_hash(leaf[0], leaf[1], n01);
+	tally_merkle_node_hash(leaf[2], leaf[3], n23);
+	tally_merkle_node_hash(n01, n23, n0123);
+	assert_int_equal(store_txn_begin(f->st, &t, true), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(store_tree_add(&t, &fr, leaf[i]), 0);
+	assert_int_equal(store_txn_count(&t, STORE_DB_TREE, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_tree_node(&t, 1, 0, got), 0);
+	assert_memory_equal(got, n01, 32);
+	assert_int_equal(store_tree_add(&t, &fr, leaf[3]), 0);
+	assert_int_equal(fr.size, 4);
+	assert_int_equal(store_tree_node(&t, 1, 1, got), 0);
+	assert_memory_equal(got, n23, 32);
+	assert_int_equal(store_tree_node(&t, 2, 0, got), 0);
+	assert_memory_equal(got, n0123, 32);
+	assert_int_equal(store_tree_node(&t, 64, 0, got), TALLY_ERR_INVALID);
+	store_be64_put(key, 9);  /* a failing step: the MDB_APPEND below refuses */
+	store_txn_put(&t, STORE_DB_LOG, key, 8, "a", 1, MDB_APPEND);
+	store_be64_put(key, 1);
+	store_txn_put(&t, STORE_DB_LOG, key, 8, "b", 1, MDB_APPEND);
+	assert_int_equal(store_tree_add(&t, &fr, leaf[0]), TALLY_ERR_STORAGE);
+	assert_int_equal(fr.size, 4);
+	assert_int_equal(store_txn_commit(&t), TALLY_ERR_STORAGE);
+	assert_int_equal(store_txn_begin(f->st, &t, false), 0);
+	assert_int_equal(store_txn_count(&t, STORE_DB_TREE, &n), 0);
+	assert_int_equal(n, 0);
+	store_txn_abort(&t);
+}
+
 static void
 test_be64(void **state)
 {
@@ -251,6 +317,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_binding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_schema_new, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tree_add, setup, teardown),
 		cmocka_unit_test(test_be64),
 	};
 
