@@ -66,7 +66,9 @@ int query_log_consistency(struct store *st, uint64_t from_size, uint64_t to_size
  * first_index = 0 when full, else the size of the last imported receipt;
  * prev_checkpoint, prev_frontier and consistency_proof per ctl.proto;
  * format_version 2, origin, appliance key, counts, exported_at = now.
- * Errors: TALLY_ERR_NOT_FOUND (no checkpoint of tree_size stored). */
+ * Errors: TALLY_ERR_NOT_FOUND (no checkpoint of tree_size stored),
+ * TALLY_ERR_INVALID (the last receipt is for a size above tree_size),
+ * TALLY_ERR_STORAGE (the receipted checkpoint or a tree node is missing). */
 int query_export_header(struct store *st, bool full, uint64_t tree_size,
     struct tally_arena *a, Tally__ExportHeader *out);
 
