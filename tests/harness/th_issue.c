@@ -227,9 +227,9 @@ th_log_size(struct th *t, uint64_t *size)
 	return r;
 }
 
-/* Writes one ExportRecord as a frame; checks header, entries, checkpoint
- * order (*stage 0 before the header, 1 in the entries, 2 after the
- * checkpoint). */
+/* Writes one ExportRecord as a frame; checks header, context (quotas and
+ * jigs, format 2), entries, checkpoint order (*stage 0 before the header,
+ * 1 in the context and entries, 2 after the checkpoint). */
 static int
 export_write(int fd, const Tally__ExportRecord *rec, int *stage, uint64_t *entries)
 {
@@ -241,6 +241,10 @@ export_write(int fd, const Tally__ExportRecord *rec, int *stage, uint64_t *entri
 	case TALLY__EXPORT_RECORD__BODY_HEADER:
 		r = *stage == 0 ? 0 : TALLY_ERR_INVALID;
 		*stage = 1;
+		break;
+	case TALLY__EXPORT_RECORD__BODY_QUOTA:
+	case TALLY__EXPORT_RECORD__BODY_JIG:
+		r = *stage == 1 && *entries == 0 ? 0 : TALLY_ERR_INVALID;
 		break;
 	case TALLY__EXPORT_RECORD__BODY_ENTRY:
 		r = *stage == 1 ? 0 : TALLY_ERR_INVALID;
