@@ -158,11 +158,13 @@ export_print(const struct ctl_cmd *self, const struct export_check *ec, const ch
 		    "out", path, "first_index", (json_int_t)ec->first_index,
 		    "entries", (json_int_t)ec->entries, "tree_size", (json_int_t)ec->tree_size,
 		    "quotas", (json_int_t)ec->quotas, "jigs", (json_int_t)ec->jigs));
-	printf("exported entries %llu..%llu (%llu entries, tree size %llu; %llu quotas, "
-	    "%llu jigs) to %s\n", (unsigned long long)ec->first_index,
+	printf("exported %llu entries (%llu..%llu, tree size %llu) with %llu quota%s and "
+	    "%llu jig%s to %s\n", (unsigned long long)ec->entries,
+	    (unsigned long long)ec->first_index,
 	    (unsigned long long)(ec->tree_size ? ec->tree_size - 1 : 0),
-	    (unsigned long long)ec->entries, (unsigned long long)ec->tree_size,
-	    (unsigned long long)ec->quotas, (unsigned long long)ec->jigs, path);
+	    (unsigned long long)ec->tree_size, (unsigned long long)ec->quotas,
+	    ec->quotas == 1 ? "" : "s", (unsigned long long)ec->jigs, ec->jigs == 1 ? "" : "s",
+	    path);
 	return CTL_EXIT_OK;
 }
 

@@ -89,9 +89,9 @@ ctl_check_note(const struct ctl_cmd *cmd, const char *what, const char *note,
 	int r;
 
 	if (note == NULL || note[0] == '\0') {
-		ctl_errx(cmd, "NOT VERIFIED: tallyd holds no signed checkpoint of tree size %llu "
-		    "(%s); `tallyctl checkpoint` signs one of the current log",
-		    (unsigned long long)size, what);
+		ctl_errx(cmd, "NOT VERIFIED: the appliance signed no checkpoint of tree size "
+		    "%llu; `tallyctl checkpoint` signs one of the current log",
+		    (unsigned long long)size);
 		return CTL_EXIT_REFUSED;
 	}
 	if ((r = tally_checkpoint_verify(note, strlen(note), pub, origin, &nsize, nroot)) != 0) {

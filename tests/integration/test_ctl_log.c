@@ -332,7 +332,7 @@ test_export_large(void **state)
 	snprintf(path, sizeof(path), "%s/big.tlx", t->dir);
 	assert_int_equal(th_run_tallyctl(t, &out, &err, (const char *const[]){ "log", "export",
 	    "--out", path, NULL }), 0);
-	assert_non_null(strstr(out, "exported entries 0.."));
+	assert_non_null(strstr(out, "entries (0.."));
 	assert_string_equal(err, "");
 	free(out);
 	free(err);
