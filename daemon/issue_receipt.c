@@ -100,8 +100,9 @@ receipt_check(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r,
 	    &vsize, root) != 0 || vsize != *size))
 		issue_fail(r, TALLY__ERROR_CODE__RECEIPT_INVALID,
 		    "the appliance's signature on the receipted checkpoint does not verify");
-	else if (rc == 0 && *size < ctx->receipt_size)
-		issue_fail(r, TALLY__ERROR_CODE__BAD_REQUEST,
+	else if (rc == 0 && *size <= ctx->receipt_size)
+		issue_fail(r, TALLY__ERROR_CODE__BAD_REQUEST, *size == ctx->receipt_size ?
+		    "a receipt for size %llu is already imported" :
 		    "receipt for size %llu is older than the receipt already imported (%llu)",
 		    (unsigned long long)*size, (unsigned long long)ctx->receipt_size);
 	return r->error != 0 || t->ret != 0 ? -1 : 0;

@@ -268,8 +268,10 @@ test_import(void **state)
 	assert_int_equal(reconciled(f, q1), 4);
 	assert_int_equal(reconciled(f, q2), 1);
 
-	/* the same receipt again reconciles nothing more */
-	assert_int_equal(import_err(f, receipt, NULL, 0), 0);
+	/* the same receipt again is refused: no second entry, nothing more reconciled */
+	snap_take(f, &s);
+	assert_int_equal(import_err(f, receipt, NULL, 0), TALLY__ERROR_CODE__BAD_REQUEST);
+	snap_same(f, &s);
 	assert_int_equal(reconciled(f, q1), 4);
 	assert_int_equal(fx_restart(f), 0);
 	snap_take(f, &s);
