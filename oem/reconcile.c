@@ -1,5 +1,6 @@
-/* reconcile.c - reads an export file frame by frame and checks its header
- * and checkpoint; entries are checked in reconcile_entry.c. See reconcile.h. */
+/* reconcile.c - reads an export file frame by frame in its order (header,
+ * context, entries, checkpoint); the checks are in the other reconcile_*.c
+ * files. See reconcile.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -7,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "ctl.pb-c.h"
 #include "err.h"
 #include "frame.h"
 #include "reconcile_int.h"
@@ -33,6 +33,15 @@ static const char *const anomaly_names[] = {
 	[OEM_ANOM_CHECKPOINT_SIGNATURE] = "checkpoint_signature",
 	[OEM_ANOM_CHECKPOINT_SIZE] = "checkpoint_size",
 	[OEM_ANOM_ROOT_MISMATCH] = "root_mismatch",
+	[OEM_ANOM_CONSISTENCY] = "consistency",
+	[OEM_ANOM_ROLLBACK] = "rollback",
+	[OEM_ANOM_FORK] = "fork",
+	[OEM_ANOM_GAP] = "gap",
+	[OEM_ANOM_UNKNOWN_APPLIANCE] = "unknown_appliance",
+	[OEM_ANOM_TIME] = "time_backwards",
+	[OEM_ANOM_FAILURE_RATE] = "failure_rate",
+	[OEM_ANOM_RECEIPT] = "receipt",
+	[OEM_ANOM_CONTEXT] = "context",
 };
 
 const char *
@@ -99,6 +108,8 @@ fail(struct oem_reconcile_result *res, int r, const char *fmt, ...)
 	va_list ap;
 	int saved = errno;
 
+	if (res->error[0] != '\0')
+		return r;  /* the first, most precise message stays */
 	va_start(ap, fmt);
 	vsnprintf(res->error, sizeof(res->error), fmt, ap);
 	va_end(ap);
@@ -107,96 +118,57 @@ fail(struct oem_reconcile_result *res, int r, const char *fmt, ...)
 }
 
 static int
-check_header(struct rc *rc, const Tally__ExportHeader *h)
+on_entry(struct rc *rc, const ProtobufCBinaryData *entry)
 {
 	struct oem_reconcile_result *res = rc->res;
-	int r;
-
-	if (h->format_version != 1)
-		return fail(res, TALLY_ERR_UNSUPPORTED, "export format version %u "
-		    "(only 1 is known)", h->format_version);
-	if (h->first_index != 0)
-		return fail(res, TALLY_ERR_UNSUPPORTED, "export starts at entry %llu; "
-		    "only whole-log exports (from 0) can be reconciled",
-		    (unsigned long long)h->first_index);
-	if (tally_key_from_spki(h->appliance_public_key.data,
-	    h->appliance_public_key.len, &rc->appliance) != 0)
-		return fail(res, TALLY_ERR_INVALID, "header: appliance public key "
-		    "is not a P-256 or Ed25519 SubjectPublicKeyInfo");
-	tally_key_id_spki(h->appliance_public_key.data, h->appliance_public_key.len,
-	    res->appliance_key_id);
-	tally_checkpoint_origin(res->appliance_key_id, res->origin);
-	r = 0;
-	if (strcmp(h->origin, res->origin) != 0)
-		r = oem_anomaly_add(res, OEM_ANOM_APPLIANCE, OEM_NO_INDEX,
-		    "header origin \"%.64s\" is not the appliance key's origin %s",
-		    h->origin, res->origin);
-	return r;
-}
-
-static int
-check_checkpoint(struct rc *rc, const char *note, uint64_t declared)
-{
-	struct oem_reconcile_result *res = rc->res;
-	uint8_t root[TALLY_HASH_LEN];
-	uint64_t size;
-	int r;
-
-	tally_merkle_frontier_root(&rc->frontier, res->root);
-	if (declared != res->entries &&
-	    (r = oem_anomaly_add(res, OEM_ANOM_CHECKPOINT_SIZE, OEM_NO_INDEX,
-	    "header declares %llu entries, the file holds %llu",
-	    (unsigned long long)declared, (unsigned long long)res->entries)) != 0)
-		return r;
-	r = tally_checkpoint_verify(note, strlen(note), rc->appliance, res->origin,
-	    &size, root);
-	if (r != 0)
-		return oem_anomaly_add(res, OEM_ANOM_CHECKPOINT_SIGNATURE, OEM_NO_INDEX,
-		    "checkpoint does not verify with the appliance key: %s",
-		    tally_strerror(r));
-	res->tree_size = size;
-	if (size != res->entries)
-		return oem_anomaly_add(res, OEM_ANOM_CHECKPOINT_SIZE, OEM_NO_INDEX,
-		    "checkpoint covers %llu entries, the file holds %llu",
-		    (unsigned long long)size, (unsigned long long)res->entries);
-	if (memcmp(root, res->root, TALLY_HASH_LEN) != 0)
-		return oem_anomaly_add(res, OEM_ANOM_ROOT_MISMATCH, OEM_NO_INDEX,
-		    "the entries do not hash to the checkpoint's root: "
-		    "the log was altered");
-	res->checkpoint_ok = 1;
-	return 0;
-}
-
-/* One record in file order: header first, entries, checkpoint last. */
-static int
-record(struct rc *rc, const Tally__ExportRecord *rec, int *state, uint64_t *declared)
-{
 	uint8_t leaf[TALLY_HASH_LEN];
+	uint64_t pos = res->first_index + res->entries;
 	int r;
+
+	tally_merkle_leaf_hash(entry->data, entry->len, leaf);
+	if (tally_merkle_frontier_append(&res->frontier, leaf) != 0)
+		return fail(res, TALLY_ERR_TOO_LARGE, "too many entries");
+	res->entries++;
+	if ((r = rc_ledger_root_check(rc)) != 0 || pos < rc->skip_below)
+		return r;  /* verified by the ledger: the root at its size says so */
+	return rc_entry(rc, entry->data, entry->len, pos);
+}
+
+/* States: 0 before the header, 1 context allowed, 2 entries, 3 done. */
+static int
+record(struct rc *rc, const Tally__ExportRecord *rec, int *state)
+{
+	struct oem_reconcile_result *res = rc->res;
 
 	if (*state == 0) {
 		if (rec->body_case != TALLY__EXPORT_RECORD__BODY_HEADER)
-			return fail(rc->res, TALLY_ERR_INVALID, "first record is not a header");
-		*declared = rec->header->entry_count;
+			return fail(res, TALLY_ERR_INVALID, "first record is not a header");
 		*state = 1;
-		return check_header(rc, rec->header);
+		return rc_header(rc, rec->header);
 	}
-	if (*state == 2)
-		return fail(rc->res, TALLY_ERR_INVALID, "data after the checkpoint");
+	if (*state == 3)
+		return fail(res, TALLY_ERR_INVALID, "data after the checkpoint");
 	switch (rec->body_case) {
+	case TALLY__EXPORT_RECORD__BODY_QUOTA:
+	case TALLY__EXPORT_RECORD__BODY_JIG:
+		if (*state != 1 || res->format_version < 2)
+			return fail(res, TALLY_ERR_INVALID, "context record after an "
+			    "entry, or in a format 1 export");
+		if (++rc->n_context > OEM_CONTEXT_MAX)
+			return fail(res, TALLY_ERR_TOO_LARGE, "more than %u context "
+			    "records", (unsigned)OEM_CONTEXT_MAX);
+		return rec->body_case == TALLY__EXPORT_RECORD__BODY_QUOTA ?
+		    rc_ctx_quota(rc, &rec->quota) : rc_ctx_jig(rc, &rec->jig);
 	case TALLY__EXPORT_RECORD__BODY_ENTRY:
-		tally_merkle_leaf_hash(rec->entry.data, rec->entry.len, leaf);
-		if (tally_merkle_frontier_append(&rc->frontier, leaf) != 0)
-			return fail(rc->res, TALLY_ERR_TOO_LARGE, "too many entries");
-		r = rc_entry(rc, rec->entry.data, rec->entry.len, rc->res->entries);
-		rc->res->entries++;
-		return r;
-	case TALLY__EXPORT_RECORD__BODY_CHECKPOINT:
 		*state = 2;
-		return check_checkpoint(rc, rec->checkpoint, *declared);
+		return on_entry(rc, &rec->entry);
+	case TALLY__EXPORT_RECORD__BODY_CHECKPOINT:
+		*state = 3;
+		return rc_checkpoint(rc, rec->checkpoint);
 	default:
-		return fail(rc->res, TALLY_ERR_INVALID, "record %llu is neither an "
-		    "entry nor a checkpoint", (unsigned long long)rc->res->entries + 1);
+		return fail(res, TALLY_ERR_INVALID, "record after %llu entries is "
+		    "not a context record, an entry or a checkpoint",
+		    (unsigned long long)res->entries);
 	}
 }
 
@@ -204,7 +176,7 @@ static int
 read_records(struct rc *rc, int fd, uint8_t *buf)
 {
 	Tally__ExportRecord *rec;
-	uint64_t frame = 0, declared = 0;
+	uint64_t frame = 0;
 	size_t len;
 	int r, state = 0;
 
@@ -219,31 +191,20 @@ read_records(struct rc *rc, int fd, uint8_t *buf)
 		if ((rec = tally__export_record__unpack(NULL, len, buf)) == NULL)
 			return fail(rc->res, TALLY_ERR_INVALID,
 			    "frame %llu is not an ExportRecord", (unsigned long long)frame);
-		r = record(rc, rec, &state, &declared);
+		r = record(rc, rec, &state);
 		tally__export_record__free_unpacked(rec, NULL);
 		if (r != 0)
-			return r == TALLY_ERR_NOMEM ? fail(rc->res, r, "out of memory") : r;
+			return fail(rc->res, r, "frame %llu: %s", (unsigned long long)frame,
+			    tally_strerror(r));
 	}
-	if (state != 2)
+	if (state != 3)
 		return fail(rc->res, TALLY_ERR_INVALID, "truncated: %s",
 		    state == 0 ? "no header" : "no checkpoint at the end");
 	return 0;
 }
 
-static uint64_t
-count_unreported(const struct oem_reconcile_result *res)
-{
-	uint64_t n = 0;
-	size_t i;
-
-	for (i = 0; i < res->n_tokens; i++)
-		if (res->tokens[i].installed == 0 && res->tokens[i].failed == 0)
-			n++;
-	return n;
-}
-
 int
-oem_reconcile_file(const char *path, EVP_PKEY *oem_root,
+oem_reconcile_ledger(const char *path, EVP_PKEY *oem_root, struct oem_ledger_txn *lt,
     struct oem_reconcile_result *res)
 {
 	struct rc rc = { 0 };
@@ -253,7 +214,8 @@ oem_reconcile_file(const char *path, EVP_PKEY *oem_root,
 	memset(res, 0, sizeof(*res));
 	rc.res = res;
 	rc.oem_root = oem_root;
-	tally_merkle_frontier_init(&rc.frontier);
+	rc.lt = lt;
+	tally_merkle_frontier_init(&res->frontier);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return fail(res, TALLY_ERR_IO, "%s", strerror(errno));
 	if ((buf = malloc(TALLY_FRAME_MAX)) == NULL) {
@@ -262,11 +224,8 @@ oem_reconcile_file(const char *path, EVP_PKEY *oem_root,
 	}
 	if ((r = read_records(&rc, fd, buf)) != 0)
 		goto out;
-	if ((r = rc_duplicates(res)) != 0) {
-		r = fail(res, r, "out of memory");
-		goto out;
-	}
-	res->unreported = count_unreported(res);
+	if ((r = rc_duplicates(res)) != 0 || (r = rc_final(&rc)) != 0)
+		r = fail(res, r, "%s", tally_strerror(r));
  out:
 	free(buf);
 	close(fd);
@@ -275,16 +234,32 @@ oem_reconcile_file(const char *path, EVP_PKEY *oem_root,
 	return r;
 }
 
+int
+oem_reconcile_file(const char *path, EVP_PKEY *oem_root, struct oem_reconcile_result *res)
+{
+	return oem_reconcile_ledger(path, oem_root, NULL, res);
+}
+
 void
 oem_reconcile_result_free(struct oem_reconcile_result *res)
 {
+	size_t i;
+
 	if (res == NULL)
 		return;
+	for (i = 0; res->quotas != NULL && i < res->n_quotas; i++)
+		free(res->quotas[i].env);
 	free(res->quotas);
 	free(res->tokens);
+	free(res->prior_tokens);
+	free(res->jigs);
 	free(res->anomalies);
+	free(res->checkpoint);
 	res->quotas = NULL;
-	res->tokens = NULL;
+	res->tokens = res->prior_tokens = NULL;
+	res->jigs = NULL;
 	res->anomalies = NULL;
-	res->n_quotas = res->n_tokens = res->n_anomalies = 0;
+	res->checkpoint = NULL;
+	res->n_quotas = res->n_tokens = res->n_prior_tokens = res->n_jigs = 0;
+	res->n_anomalies = 0;
 }

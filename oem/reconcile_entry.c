@@ -1,13 +1,13 @@
-/* reconcile_entry.c - checks of one log entry: dispatch, appliance start,
- * quota imports, jig enrolment and revocation. Tokens and install reports
- * are in reconcile_token.c. See reconcile.h for what is checked. */
+/* reconcile_entry.c - checks of one log entry: dispatch, entry time,
+ * appliance start, quota imports, jig enrolment and revocation,
+ * configuration changes and receipts. Tokens and install reports are in
+ * reconcile_token.c. See reconcile.h for what is checked. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/sha.h>
-#include <openssl/x509.h>
+#include "cosignature.h"
 #include "err.h"
-#include "log.pb-c.h"
 #include "reconcile_int.h"
 #include "util.h"
 
@@ -16,28 +16,14 @@ rc_free(struct rc *rc)
 {
 	size_t i;
 
-	for (i = 0; i < rc->n_jigs; i++)
-		EVP_PKEY_free(rc->jigs[i].pub);
-	free(rc->jigs);
+	for (i = 0; rc->jig_pub != NULL && i < rc->res->n_jigs; i++)
+		EVP_PKEY_free(rc->jig_pub[i]);
+	free(rc->jig_pub);
 	for (i = 0; rc->qmsg != NULL && i < rc->res->n_quotas; i++)
 		tally__quota__free_unpacked(rc->qmsg[i], NULL);
 	free(rc->qmsg);
-	rc->jigs = NULL;
+	rc->jig_pub = NULL;
 	rc->qmsg = NULL;
-	rc->n_jigs = 0;
-}
-
-struct rc_jig *
-rc_find_jig(struct rc *rc, const uint8_t *id, size_t len)
-{
-	size_t i;
-
-	if (len != TALLY_KEY_ID_LEN)
-		return NULL;
-	for (i = 0; i < rc->n_jigs; i++)
-		if (memcmp(rc->jigs[i].id, id, TALLY_KEY_ID_LEN) == 0)
-			return &rc->jigs[i];
-	return NULL;
 }
 
 static int
@@ -50,31 +36,6 @@ on_start(struct rc *rc, const Tally__LogStart *s, uint64_t idx)
 		return 0;
 	return oem_anomaly_add(rc->res, OEM_ANOM_APPLIANCE, idx,
 	    "start entry names another appliance key");
-}
-
-static int
-quota_add(struct rc *rc, Tally__Quota *q, uint64_t idx)
-{
-	struct oem_reconcile_result *res = rc->res;
-	struct oem_quota_count *c;
-	int r;
-
-	if ((r = rc_reserve((void **)&res->quotas, &rc->cap_quotas, res->n_quotas,
-	    sizeof(*res->quotas))) != 0 ||
-	    (r = rc_reserve((void **)&rc->qmsg, &rc->cap_qmsg, res->n_quotas,
-	    sizeof(*rc->qmsg))) != 0)
-		return r;
-	c = &res->quotas[res->n_quotas];
-	memset(c, 0, sizeof(*c));
-	memcpy(c->quota_id, q->quota_id.data, TALLY_QUOTA_ID_LEN);
-	snprintf(c->product, sizeof(c->product), "%s", q->product);
-	c->units = q->units;
-	c->scrap_allowance = q->scrap_allowance;
-	c->not_before = q->not_before;
-	c->not_after = q->not_after;
-	c->import_index = idx;
-	rc->qmsg[res->n_quotas++] = q;
-	return 0;
 }
 
 size_t
@@ -90,44 +51,74 @@ rc_find_quota(const struct oem_reconcile_result *res, const uint8_t *id, size_t 
 	return SIZE_MAX;
 }
 
+/* The import of a quota listed in the context: no replay, but tokens
+ * under it before this entry were issued before it was imported. */
+static int
+confirm_quota(struct rc *rc, struct oem_quota_count *c, const char *hex, uint64_t idx)
+{
+	c->pending = 0;
+	c->import_index = idx;
+	if (c->pending_use == OEM_NO_INDEX)
+		return 0;
+	return oem_anomaly_add(rc->res, OEM_ANOM_TOKEN_QUOTA, c->pending_use,
+	    "token under quota %s, which was imported later, at entry %llu", hex,
+	    (unsigned long long)idx);
+}
+
 static int
 on_quota(struct rc *rc, const Tally__LogQuotaImported *qi, uint64_t idx)
 {
 	struct oem_reconcile_result *res = rc->res;
 	Tally__Quota *q = NULL;
 	char hex[2 * TALLY_QUOTA_ID_LEN + 1];
+	size_t slot;
 	int r;
 
 	if ((r = tally_quota_open(qi->quota.data, qi->quota.len, rc->oem_root, &q)) != 0)
 		return oem_anomaly_add(res, OEM_ANOM_QUOTA_SIGNATURE, idx,
 		    "quota does not verify with the OEM root key: %s", tally_strerror(r));
 	tally_hex(q->quota_id.data, TALLY_QUOTA_ID_LEN, hex);
+	slot = rc_find_quota(res, q->quota_id.data, q->quota_id.len);
 	if (memcmp(q->appliance_key_id.data, res->appliance_key_id, TALLY_KEY_ID_LEN) != 0)
 		r = oem_anomaly_add(res, OEM_ANOM_QUOTA_APPLIANCE, idx,
 		    "quota %s is bound to another appliance", hex);
-	else if (rc_find_quota(res, q->quota_id.data, q->quota_id.len) != SIZE_MAX)
+	else if (slot != SIZE_MAX && res->quotas[slot].pending)
+		r = confirm_quota(rc, &res->quotas[slot], hex, idx);
+	else if (slot != SIZE_MAX)
 		r = oem_anomaly_add(res, OEM_ANOM_QUOTA_REPLAYED, idx,
 		    "quota %s imported a second time", hex);
-	else if ((r = quota_add(rc, q, idx)) == 0)
+	else if ((r = rc_quota_add(rc, q, qi->quota.data, qi->quota.len, NULL)) == 0) {
+		res->quotas[res->n_quotas - 1].import_index = idx;
 		return 0;  /* q is kept */
+	}
 	tally__quota__free_unpacked(q, NULL);
 	return r;
 }
 
-/* Public key of a DER X.509 certificate (*pub, EVP_PKEY_free), or NULL. */
-static EVP_PKEY *
-cert_key(const ProtobufCBinaryData *der)
+/* (Re-)enrolment of a known jig: new key, active again. */
+static int
+reenrol(struct rc *rc, size_t slot, EVP_PKEY *pub, uint64_t idx)
 {
-	const unsigned char *p = der->data;
-	EVP_PKEY *pub = NULL;
-	X509 *x;
+	struct oem_jig_rec *j = &rc->res->jigs[slot];
+	uint8_t *spki = NULL;
+	size_t len = 0;
+	int r = 0;
 
-	if ((x = d2i_X509(NULL, &p, (long)der->len)) == NULL)
-		return NULL;
-	if (p == der->data + der->len)
-		pub = X509_get_pubkey(x);
-	X509_free(x);
-	return pub;
+	if (j->pending && j->pending_use != OEM_NO_INDEX)
+		r = oem_anomaly_add(rc->res, OEM_ANOM_TOKEN_JIG, j->pending_use,
+		    "token or report by a jig enrolled only later, at entry %llu",
+		    (unsigned long long)idx);
+	EVP_PKEY_free(rc->jig_pub[slot]);
+	rc->jig_pub[slot] = pub;
+	if (tally_key_spki(pub, &spki, &len) == 0 && len <= sizeof(j->spki)) {
+		memcpy(j->spki, spki, len);
+		j->spki_len = len;
+	}
+	OPENSSL_free(spki);
+	j->pending = j->revoked = 0;
+	j->enrolled_index = idx;
+	j->changed = 1;
+	return r;
 }
 
 /* Tokens name jigs by the key ID of their TLS certificate, so the jig is
@@ -136,34 +127,26 @@ static int
 on_jig_enrolled(struct rc *rc, const Tally__LogJigEnrolled *je, uint64_t idx)
 {
 	uint8_t id[TALLY_KEY_ID_LEN];
-	struct rc_jig *j;
+	struct oem_jig_rec *j;
 	EVP_PKEY *pub;
+	size_t slot;
 	int r;
 
-	if ((pub = cert_key(&je->certificate)) == NULL || tally_key_id(pub, id) != 0) {
-		EVP_PKEY_free(pub);
+	if (rc_cert_jig(&je->certificate, id, &pub) != 0)
 		return oem_anomaly_add(rc->res, OEM_ANOM_JIG, idx,
 		    "jig enrolment with an unreadable certificate");
-	}
 	if ((je->jig_key_id.len != TALLY_KEY_ID_LEN ||
 	    memcmp(je->jig_key_id.data, id, TALLY_KEY_ID_LEN) != 0) &&
 	    (r = oem_anomaly_add(rc->res, OEM_ANOM_JIG, idx, "jig enrolment: "
 	    "key ID differs from the certificate's")) != 0)
 		goto fail;
 	rc->res->jigs_enrolled++;
-	if ((j = rc_find_jig(rc, id, sizeof(id))) != NULL) {
-		EVP_PKEY_free(j->pub);  /* enrolled again after a revocation */
-		j->pub = pub;
-		j->revoked = 0;
-		return 0;
-	}
-	if ((r = rc_reserve((void **)&rc->jigs, &rc->cap_jigs, rc->n_jigs,
-	    sizeof(*rc->jigs))) != 0)
+	if ((slot = rc_find_jig(rc->res, id, sizeof(id))) != SIZE_MAX)
+		return reenrol(rc, slot, pub, idx);
+	if ((r = rc_jig_add(rc, id, pub, &j)) != 0)
 		goto fail;
-	j = &rc->jigs[rc->n_jigs++];
-	memcpy(j->id, id, sizeof(id));
-	j->pub = pub;
-	j->revoked = 0;
+	j->enrolled_index = idx;
+	j->changed = 1;
 	return 0;
  fail:
 	EVP_PKEY_free(pub);
@@ -173,12 +156,13 @@ on_jig_enrolled(struct rc *rc, const Tally__LogJigEnrolled *je, uint64_t idx)
 static int
 on_jig_revoked(struct rc *rc, const Tally__LogJigRevoked *jr, uint64_t idx)
 {
-	struct rc_jig *j;
+	size_t slot = rc_find_jig(rc->res, jr->jig_key_id.data, jr->jig_key_id.len);
 
-	if ((j = rc_find_jig(rc, jr->jig_key_id.data, jr->jig_key_id.len)) == NULL)
+	if (slot == SIZE_MAX)
 		return oem_anomaly_add(rc->res, OEM_ANOM_JIG, idx,
 		    "revocation of a jig that was never enrolled");
-	j->revoked = 1;
+	rc->res->jigs[slot].revoked = 1;
+	rc->res->jigs[slot].changed = 1;
 	return 0;
 }
 
@@ -202,6 +186,38 @@ on_config(struct rc *rc, const Tally__LogConfigChanged *cc, uint64_t idx)
 	return 0;
 }
 
+/* An imported receipt: cosigned by the OEM root, a checkpoint of this
+ * appliance covering entries before this one. */
+static int
+on_receipt(struct rc *rc, const Tally__LogReceiptImported *ri, uint64_t idx)
+{
+	struct oem_reconcile_result *res = rc->res;
+	uint8_t root[TALLY_HASH_LEN];
+	size_t len = strlen(ri->receipt), text_len;
+	uint64_t size;
+	int64_t ts;
+	int r;
+
+	res->receipts++;
+	if ((r = tally_cosignature_verify(ri->receipt, len, rc->oem_root, &ts, &text_len)) != 0)
+		return oem_anomaly_add(res, OEM_ANOM_RECEIPT, idx, "receipt is not "
+		    "cosigned by the OEM root key: %s", tally_strerror(r));
+	if ((r = tally_checkpoint_verify(ri->receipt, len, rc->appliance, res->origin,
+	    &size, root)) != 0)
+		return oem_anomaly_add(res, OEM_ANOM_RECEIPT, idx, "receipt is not a "
+		    "checkpoint signed by this appliance: %s", tally_strerror(r));
+	if (size != ri->tree_size || size > idx)
+		return oem_anomaly_add(res, OEM_ANOM_RECEIPT, idx, "receipt covers %llu "
+		    "entries (the entry says %llu), not all logged before it",
+		    (unsigned long long)size, (unsigned long long)ri->tree_size);
+	if (res->ledger_known && size == rc->skip_below &&
+	    memcmp(root, rc->ledger_root, TALLY_HASH_LEN) != 0)
+		return oem_anomaly_add(res, OEM_ANOM_RECEIPT, idx, "receipt for a "
+		    "checkpoint of %llu entries whose root is not the one the ledger "
+		    "verified", (unsigned long long)size);
+	return 0;
+}
+
 static int
 dispatch(struct rc *rc, const Tally__LogEntry *e, uint64_t idx)
 {
@@ -222,10 +238,28 @@ dispatch(struct rc *rc, const Tally__LogEntry *e, uint64_t idx)
 		return on_jig_revoked(rc, e->jig_revoked, idx);
 	case TALLY__LOG_ENTRY__BODY_CONFIG_CHANGED:
 		return on_config(rc, e->config_changed, idx);
+	case TALLY__LOG_ENTRY__BODY_RECEIPT_IMPORTED:
+		return on_receipt(rc, e->receipt_imported, idx);
 	default:
 		return oem_anomaly_add(rc->res, OEM_ANOM_ENTRY_MALFORMED, idx,
 		    "entry of an unknown kind");
 	}
+}
+
+/* Entry times never go backwards (from the ledger's last one on). */
+static int
+check_time(struct rc *rc, int64_t t, uint64_t idx)
+{
+	int64_t prev = rc->last_time;
+	int had = rc->have_time;
+
+	rc->last_time = rc->res->last_time = t;
+	rc->have_time = 1;
+	if (!had || t >= prev)
+		return 0;
+	return oem_anomaly_add(rc->res, OEM_ANOM_TIME, idx, "entry time %lld is "
+	    "%lld s before the previous entry's time %lld", (long long)t,
+	    (long long)(prev - t), (long long)prev);
 }
 
 int
@@ -243,7 +277,8 @@ rc_entry(struct rc *rc, const uint8_t *entry, size_t len, uint64_t pos)
 	    "reordered or inserted", (unsigned long long)pos,
 	    (unsigned long long)e->index)) != 0)
 		goto out;
-	r = dispatch(rc, e, pos);
+	if ((r = check_time(rc, e->time, pos)) == 0)
+		r = dispatch(rc, e, pos);
  out:
 	tally__log_entry__free_unpacked(e, NULL);
 	return r;

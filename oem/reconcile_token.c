@@ -3,6 +3,7 @@
 #include <string.h>
 #include "dsse.h"
 #include "err.h"
+#include "ledger.h"
 #include "reconcile_int.h"
 #include "util.h"
 
@@ -34,7 +35,8 @@ token_vs_quota(struct rc *rc, const Tally__Token *t, size_t qi, uint64_t idx)
 }
 
 /* Counts the token against its quota: at most units, plus the units
- * returned by failed installs up to scrap_allowance. */
+ * returned by failed installs up to scrap_allowance. With a ledger the
+ * count goes on from the ledger's. */
 static int
 token_count(struct rc *rc, size_t qi, uint64_t idx)
 {
@@ -43,6 +45,8 @@ token_count(struct rc *rc, size_t qi, uint64_t idx)
 	char hex[2 * TALLY_QUOTA_ID_LEN + 1];
 
 	c->issued++;
+	if (c->pending && c->pending_use == OEM_NO_INDEX)
+		c->pending_use = idx;
 	if (c->issued <= c->units + back || c->over_reported)
 		return 0;
 	c->over_reported = 1;
@@ -53,11 +57,26 @@ token_count(struct rc *rc, size_t qi, uint64_t idx)
 	    (unsigned long long)c->units, (unsigned long long)back);
 }
 
+/* The jig slot that may use a token or report at idx, or SIZE_MAX. */
+static size_t
+jig_use(struct rc *rc, const uint8_t *id, size_t len, uint64_t idx)
+{
+	size_t slot = rc_find_jig(rc->res, id, len);
+	struct oem_jig_rec *j;
+
+	if (slot == SIZE_MAX)
+		return SIZE_MAX;
+	j = &rc->res->jigs[slot];
+	if (j->pending && j->pending_use == OEM_NO_INDEX)
+		j->pending_use = idx;
+	return slot;
+}
+
 static int
 token_checks(struct rc *rc, const Tally__Token *t, size_t qi, uint64_t idx)
 {
 	struct oem_reconcile_result *res = rc->res;
-	struct rc_jig *j;
+	size_t j;
 	int r;
 
 	if (memcmp(t->appliance_key_id.data, res->appliance_key_id, TALLY_KEY_ID_LEN) != 0 &&
@@ -68,10 +87,10 @@ token_checks(struct rc *rc, const Tally__Token *t, size_t qi, uint64_t idx)
 	    (r = oem_anomaly_add(res, OEM_ANOM_TOKEN_BINDING, idx,
 	    "token says it is log entry %llu", (unsigned long long)t->log_index)) != 0)
 		return r;
-	j = rc_find_jig(rc, t->jig_key_id.data, t->jig_key_id.len);
-	if ((j == NULL || j->revoked) &&
+	j = jig_use(rc, t->jig_key_id.data, t->jig_key_id.len, idx);
+	if ((j == SIZE_MAX || res->jigs[j].revoked) &&
 	    (r = oem_anomaly_add(res, OEM_ANOM_TOKEN_JIG, idx, "token issued to a jig %s",
-	    j == NULL ? "that is not enrolled" : "that was revoked")) != 0)
+	    j == SIZE_MAX ? "that is not enrolled" : "that was revoked")) != 0)
 		return r;
 	if (qi == SIZE_MAX)
 		return oem_anomaly_add(res, OEM_ANOM_TOKEN_QUOTA, idx,
@@ -95,11 +114,13 @@ token_record(struct rc *rc, const Tally__Token *t, size_t qi, uint64_t idx)
 	memset(rec, 0, sizeof(*rec));
 	rec->index = idx;
 	rec->quota = qi;
+	memcpy(rec->quota_id, t->quota_id.data, TALLY_QUOTA_ID_LEN);
 	memcpy(rec->jig_key_id, t->jig_key_id.data, TALLY_KEY_ID_LEN);
 	memcpy(rec->uid, t->device_uid.data, t->device_uid.len);
 	rec->uid_len = (uint8_t)t->device_uid.len;
 	rec->serial = t->serial_number;
-	return 0;
+	rec->time = t->issued_at;
+	return rc_ledger_dups(rc, rec);
 }
 
 int
@@ -119,49 +140,97 @@ rc_token(struct rc *rc, const ProtobufCBinaryData *env, uint64_t idx)
 	return r;
 }
 
-/* Token records are appended in log order: binary search by index. */
+/* Binary search by index in n records sorted by index; *at is where a
+ * missing one would go. */
 static struct oem_token_rec *
-find_token(struct oem_reconcile_result *res, uint64_t index)
+search(struct oem_token_rec *recs, size_t n, uint64_t index, size_t *at)
 {
-	size_t lo = 0, hi = res->n_tokens;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (res->tokens[mid].index == index)
-			return &res->tokens[mid];
-		if (res->tokens[mid].index < index)
+		if (recs[mid].index == index)
+			return &recs[mid];
+		if (recs[mid].index < index)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	*at = lo;
 	return NULL;
+}
+
+/* A token the ledger verified before this file (index below its size):
+ * kept, sorted by index, in prior_tokens while reports change it. Reports
+ * come roughly in token order, so the insertion moves little. */
+static int
+prior_token(struct rc *rc, uint64_t index, struct oem_token_rec **out)
+{
+	struct oem_reconcile_result *res = rc->res;
+	struct oem_token_rec rec;
+	size_t at = 0;
+	int r;
+
+	if ((*out = search(res->prior_tokens, res->n_prior_tokens, index, &at)) != NULL)
+		return 0;
+	r = oem_ledger_token_get(rc->lt, res->appliance_key_id, index, &rec);
+	if (r != 0)
+		return r;
+	rec.quota = rc_find_quota(res, rec.quota_id, sizeof(rec.quota_id));
+	if ((r = rc_reserve((void **)&res->prior_tokens, &rc->cap_ptok,
+	    res->n_prior_tokens, sizeof(rec))) != 0)
+		return r;
+	memmove(&res->prior_tokens[at + 1], &res->prior_tokens[at],
+	    (res->n_prior_tokens - at) * sizeof(rec));
+	res->prior_tokens[at] = rec;
+	res->n_prior_tokens++;
+	*out = &res->prior_tokens[at];
+	return 0;
+}
+
+/* The token a report at idx names: in this file, in the ledger, or
+ * (*out NULL, return 1) before the file with no ledger to look in. */
+static int
+report_token(struct rc *rc, uint64_t index, struct oem_token_rec **out)
+{
+	struct oem_reconcile_result *res = rc->res;
+	size_t at;
+	int r;
+
+	if ((*out = search(res->tokens, res->n_tokens, index, &at)) != NULL)
+		return 0;
+	if (rc->lt != NULL && index < rc->skip_below) {
+		r = prior_token(rc, index, out);
+		return r == TALLY_ERR_NOT_FOUND ? 0 : r;
+	}
+	return rc->lt == NULL && index < res->first_index ? 1 : 0;
 }
 
 /* The enrolled jig whose key signed env, with the report opened by it. */
 static int
 report_open(struct rc *rc, const ProtobufCBinaryData *env, uint64_t idx,
-    struct rc_jig **jig, Tally__InstallReport **rep)
+    size_t *jig, Tally__InstallReport **rep)
 {
 	Tally__Envelope *e = NULL;
 	size_t i;
 	int r;
 
-	*jig = NULL;
+	*jig = SIZE_MAX;
 	if ((r = tally_dsse_parse(env->data, env->len, TALLY_PT_REPORT, &e)) != 0)
 		return oem_anomaly_add(rc->res, OEM_ANOM_REPORT_SIGNATURE, idx,
 		    "install report is not a report envelope: %s", tally_strerror(r));
-	for (i = 0; i < e->n_signatures && i < TALLY_DSSE_MAX_SIGS && *jig == NULL; i++)
-		*jig = rc_find_jig(rc, e->signatures[i]->keyid.data,
-		    e->signatures[i]->keyid.len);
+	for (i = 0; i < e->n_signatures && i < TALLY_DSSE_MAX_SIGS && *jig == SIZE_MAX; i++)
+		*jig = jig_use(rc, e->signatures[i]->keyid.data,
+		    e->signatures[i]->keyid.len, idx);
 	tally__envelope__free_unpacked(e, NULL);
-	if (*jig == NULL)
+	if (*jig == SIZE_MAX)
 		return oem_anomaly_add(rc->res, OEM_ANOM_REPORT_SIGNATURE, idx,
 		    "install report signed by no enrolled jig");
-	if ((*jig)->revoked)
+	if (rc->res->jigs[*jig].revoked)
 		return oem_anomaly_add(rc->res, OEM_ANOM_REPORT_SIGNATURE, idx,
 		    "install report signed by a revoked jig");
-	if ((r = tally_report_open(env->data, env->len, (*jig)->pub, rep)) != 0)
+	if ((r = tally_report_open(env->data, env->len, rc->jig_pub[*jig], rep)) != 0)
 		return oem_anomaly_add(rc->res, OEM_ANOM_REPORT_SIGNATURE, idx,
 		    "install report does not verify with its jig's key: %s",
 		    tally_strerror(r));
@@ -193,14 +262,48 @@ report_unit_returned(struct rc *rc, struct oem_token_rec *tok,
 	return 0;
 }
 
+/* Applies a report's result to its token and its quota's counts. */
+static void
+report_apply(struct rc *rc, struct oem_token_rec *tok, int installed)
+{
+	int was_reported = tok->installed || tok->failed;
+	int was_failed = tok->failed && !tok->installed;
+	struct oem_quota_count *c;
+
+	if (installed)
+		tok->installed = 1;
+	else
+		tok->failed = 1;
+	if (tok->quota == SIZE_MAX)
+		return;
+	c = &rc->res->quotas[tok->quota];
+	if (!was_reported)
+		c->reported++;
+	if (was_failed && tok->installed)
+		c->failed--;
+	else if (!was_failed && tok->failed && !tok->installed)
+		c->failed++;
+}
+
 static int
-report_checks(struct rc *rc, const struct rc_jig *jig,
-    const Tally__InstallReport *rep, int returned, uint64_t idx)
+report_checks(struct rc *rc, size_t jig, const Tally__InstallReport *rep,
+    int returned, uint64_t idx)
 {
 	struct oem_reconcile_result *res = rc->res;
 	struct oem_token_rec *tok;
+	int installed = rep->result == TALLY__INSTALL_RESULT__INSTALLED, r;
 
-	if ((tok = find_token(res, rep->token_log_index)) == NULL)
+	if ((r = report_token(rc, rep->token_log_index, &tok)) < 0)
+		return r;
+	if (r == 1) {  /* before the file, no ledger: the signature is all we can check */
+		res->reports_unchecked++;
+		if (installed)
+			res->reports_installed++;
+		else
+			res->reports_failed++;
+		return 0;
+	}
+	if (tok == NULL)
 		return oem_anomaly_add(res, OEM_ANOM_REPORT_BINDING, idx,
 		    "install report for entry %llu, which holds no valid token",
 		    (unsigned long long)rep->token_log_index);
@@ -209,17 +312,15 @@ report_checks(struct rc *rc, const struct rc_jig *jig,
 		return oem_anomaly_add(res, OEM_ANOM_REPORT_BINDING, idx,
 		    "install report names another device UID than token %llu",
 		    (unsigned long long)tok->index);
-	if (memcmp(jig->id, tok->jig_key_id, TALLY_KEY_ID_LEN) != 0)
+	if (memcmp(res->jigs[jig].id, tok->jig_key_id, TALLY_KEY_ID_LEN) != 0)
 		return oem_anomaly_add(res, OEM_ANOM_REPORT_BINDING, idx,
 		    "install report for token %llu signed by another jig than the "
 		    "one it was issued to", (unsigned long long)tok->index);
-	if (rep->result == TALLY__INSTALL_RESULT__INSTALLED) {
+	if (installed)
 		res->reports_installed++;
-		tok->installed = 1;
-	} else {
+	else
 		res->reports_failed++;
-		tok->failed = 1;
-	}
+	report_apply(rc, tok, installed);
 	return returned ? report_unit_returned(rc, tok, rep, idx) : 0;
 }
 
@@ -227,7 +328,7 @@ int
 rc_report(struct rc *rc, const Tally__LogInstallReported *ir, uint64_t idx)
 {
 	Tally__InstallReport *rep = NULL;
-	struct rc_jig *jig;
+	size_t jig;
 	int r;
 
 	if ((r = report_open(rc, &ir->report, idx, &jig, &rep)) != 0 || rep == NULL)

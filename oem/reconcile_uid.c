@@ -1,9 +1,10 @@
-/* reconcile_uid.c - device UIDs with more than one token, inside one export
- * and across exports, and serial numbers assigned twice under one quota.
- * Tokens are sorted, then equal runs compared. */
+/* reconcile_uid.c - device UIDs with more than one token, inside one export,
+ * across exports and against the ledger, and serial numbers assigned twice
+ * under one quota. Tokens are sorted, then equal runs compared. */
 #include <stdlib.h>
 #include <string.h>
 #include "err.h"
+#include "ledger.h"
 #include "reconcile_int.h"
 #include "util.h"
 
@@ -168,4 +169,40 @@ oem_reconcile_cross(struct oem_reconcile_result *res, size_t n)
 	}
 	free(refs);
 	return r;
+}
+
+int
+rc_ledger_dups(struct rc *rc, const struct oem_token_rec *tok)
+{
+	struct oem_reconcile_result *res = rc->res;
+	char hex[2 * TALLY_UID_MAX + 1], origin[TALLY_ORIGIN_MAX];
+	uint8_t other[TALLY_KEY_ID_LEN];
+	uint64_t at;
+	int r;
+
+	if (rc->lt == NULL)
+		return 0;
+	r = oem_ledger_uid_get(rc->lt, tok->uid, tok->uid_len, other, &at);
+	if (r == 0) {
+		tally_hex(tok->uid, tok->uid_len, hex);
+		tally_checkpoint_origin(other, origin);
+		if ((r = oem_anomaly_add(res, OEM_ANOM_DUPLICATE_UID, tok->index,
+		    "device UID %s already has the token at entry %llu of appliance %s "
+		    "in the ledger", hex, (unsigned long long)at, origin)) != 0)
+			return r;
+	} else if (r != TALLY_ERR_NOT_FOUND)
+		return r;
+	if (tok->serial == 0 || tok->quota == SIZE_MAX)
+		return 0;
+	r = oem_ledger_serial_get(rc->lt, res->quotas[tok->quota].quota_id, tok->serial,
+	    other, &at);
+	if (r == TALLY_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return r;
+	tally_checkpoint_origin(other, origin);
+	return oem_anomaly_add(res, OEM_ANOM_DUPLICATE_SERIAL, tok->index,
+	    "serial number %llu was already assigned at entry %llu of appliance %s "
+	    "in the ledger", (unsigned long long)tok->serial, (unsigned long long)at,
+	    origin);
 }

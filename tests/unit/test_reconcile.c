@@ -1,7 +1,7 @@
-/* test_reconcile.c - OEM reconciliation of export files (oem/reconcile.h).
- * Each test builds a synthetic export in a mkdtemp folder with real keys:
- * the OEM root signs quotas, an appliance key signs tokens and the
- * checkpoint, a jig key (with its X.509 certificate) signs install reports. */
+/* test_reconcile.c - OEM reconciliation of export files on their own (no
+ * ledger; oem/reconcile.h). Each test builds a synthetic log with real
+ * keys (tests/harness/fx_export.h) in a mkdtemp folder and writes it as a
+ * format 2 export (or format 1, which is still read). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,78 +13,19 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <openssl/crypto.h>
-#include <openssl/x509.h>
-#include "checkpoint.h"
-#include "ctl.pb-c.h"
-#include "dsse.h"
 #include "err.h"
-#include "frame.h"
 #include "key.h"
 #include "log.pb-c.h"
-#include "merkle.h"
 #include "util.h"
-#include "oem/quota_create.h"
 #include "oem/reconcile.h"
 #include "oem/reconcile_print.h"
-
-#define MAX_ENTRIES 64
-
-struct blob {
-	uint8_t *data;
-	size_t len;
-};
+#include "tests/harness/fx_export.h"
 
 struct rfx {
-	char dir[64], path[128];
-	EVP_PKEY *oem, *app, *jig, *other;
-	uint8_t app_id[32], jig_id[32], fw[32];
-	uint8_t *app_spki, *jig_cert;
-	size_t app_spki_len, jig_cert_len;
-	int64_t now;
-	uint64_t serial_first, serial_last;  /* range of the next quota */
-	uint64_t serial;                     /* serial number of the next token */
-	struct blob e[MAX_ENTRIES];
-	size_t n;
+	struct fx_world w;
+	struct fx_app a;
+	char path[FX_PATH];
 };
-
-/* How the file differs from the log the checkpoint was signed over. */
-struct wopts {
-	long drop;            /* entry left out, or -1 */
-	long flip;            /* entry with one byte flipped, or -1 */
-	EVP_PKEY *cp_key;     /* checkpoint signer (NULL: the appliance) */
-	int no_checkpoint;
-};
-
-static const struct wopts CLEAN = { -1, -1, NULL, 0 };
-
-/* A self-signed certificate for key, DER in a new buffer. */
-static int
-make_cert(EVP_PKEY *key, uint8_t **der, size_t *len)
-{
-	X509 *x = X509_new();
-	X509_NAME *n;
-	int r = -1, l;
-
-	if (x == NULL || X509_set_version(x, 2) != 1 ||
-	    ASN1_INTEGER_set(X509_get_serialNumber(x), 7) != 1 ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), -60) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(x), 3600) == NULL ||
-	    X509_set_pubkey(x, key) != 1 || (n = X509_get_subject_name(x)) == NULL ||
-	    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"jig-1", -1, -1, 0) != 1 ||
-	    X509_set_issuer_name(x, n) != 1 ||
-	    X509_sign(x, key, tally_key_type(key) == TALLY_KEY_ED25519 ? NULL :
-	    EVP_sha256()) <= 0)
-		goto out;
-	*der = NULL;
-	if ((l = i2d_X509(x, der)) > 0) {
-		*len = (size_t)l;
-		r = 0;
-	}
- out:
-	X509_free(x);
-	return r;
-}
 
 static int
 setup(void **state)
@@ -92,285 +33,34 @@ setup(void **state)
 	struct rfx *f = calloc(1, sizeof(*f));
 
 	*state = f;
-	if (f == NULL)
+	if (f == NULL || fx_world_init(&f->w) != 0)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/tally-reconcile-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/export.bin", f->dir);
-	memset(f->fw, 0xf1, sizeof(f->fw));
-	f->now = tally_now();
-	if (tally_key_generate(TALLY_KEY_P256, &f->oem) != 0 ||
-	    tally_key_generate(TALLY_KEY_ED25519, &f->app) != 0 ||
-	    tally_key_generate(TALLY_KEY_P256, &f->jig) != 0 ||
-	    tally_key_generate(TALLY_KEY_ED25519, &f->other) != 0 ||
-	    tally_key_id(f->app, f->app_id) != 0 || tally_key_id(f->jig, f->jig_id) != 0 ||
-	    tally_key_spki(f->app, &f->app_spki, &f->app_spki_len) != 0)
-		return -1;
-	return make_cert(f->jig, &f->jig_cert, &f->jig_cert_len);
+	fx_app_init(&f->w, &f->a, TALLY_KEY_ED25519);
+	fx_path(&f->w, "export.tlx", f->path);
+	return 0;
 }
 
 static int
 teardown(void **state)
 {
 	struct rfx *f = *state;
-	size_t i;
 
 	if (f == NULL)
 		return 0;
-	for (i = 0; i < f->n; i++)
-		free(f->e[i].data);
-	unlink(f->path);
-	rmdir(f->dir);
-	EVP_PKEY_free(f->oem);
-	EVP_PKEY_free(f->app);
-	EVP_PKEY_free(f->jig);
-	EVP_PKEY_free(f->other);
-	OPENSSL_free(f->app_spki);
-	OPENSSL_free(f->jig_cert);
+	fx_app_free(&f->a);
+	fx_world_free(&f->w);
 	free(f);
 	return 0;
 }
 
-/* Appends e as the next entry (its index is set to its position). */
-static uint64_t
-add_entry(struct rfx *f, Tally__LogEntry *e)
-{
-	struct blob *b;
-
-	assert_true(f->n < MAX_ENTRIES);
-	b = &f->e[f->n];
-	e->index = f->n;
-	e->time = f->now;
-	b->len = tally__log_entry__get_packed_size(e);
-	assert_non_null(b->data = malloc(b->len));
-	tally__log_entry__pack(e, b->data);
-	return f->n++;
-}
-
 static void
-add_start(struct rfx *f)
+dump(const struct oem_reconcile_result *res)
 {
-	Tally__LogEntry e = TALLY__LOG_ENTRY__INIT;
-	Tally__LogStart s = TALLY__LOG_START__INIT;
-
-	s.version = "0.1.0";
-	s.appliance_key_id.data = f->app_id;
-	s.appliance_key_id.len = 32;
-	e.body_case = TALLY__LOG_ENTRY__BODY_START;
-	e.start = &s;
-	add_entry(f, &e);
-}
-
-static void
-add_enroll(struct rfx *f)
-{
-	Tally__LogEntry e = TALLY__LOG_ENTRY__INIT;
-	Tally__LogJigEnrolled j = TALLY__LOG_JIG_ENROLLED__INIT;
-
-	j.jig_key_id.data = f->jig_id;
-	j.jig_key_id.len = 32;
-	j.name = "jig-1";
-	j.certificate.data = f->jig_cert;
-	j.certificate.len = f->jig_cert_len;
-	e.body_case = TALLY__LOG_ENTRY__BODY_JIG_ENROLLED;
-	e.jig_enrolled = &j;
-	e.has_operator = 1;
-	add_entry(f, &e);
-}
-
-/* A quota of units for this appliance (or for spki), signed by signer. */
-static void
-add_quota_full(struct rfx *f, EVP_PKEY *signer, const uint8_t *spki, size_t spki_len,
-    uint64_t units, uint64_t scrap, uint8_t qid[16])
-{
-	Tally__LogEntry e = TALLY__LOG_ENTRY__INIT;
-	Tally__LogQuotaImported qi = TALLY__LOG_QUOTA_IMPORTED__INIT;
-	struct oem_quota_spec s = { 0 };
-	const uint8_t (*fw)[32] = (const uint8_t (*)[32])f->fw;
-	uint8_t *env = NULL;
-	size_t len = 0;
-
-	s.oem_key = signer;
-	s.appliance_spki = spki;
-	s.appliance_spki_len = spki_len;
-	s.product = "widget";
-	s.firmware = fw;
-	s.n_firmware = 1;
-	s.units = units;
-	s.scrap_allowance = scrap;
-	s.serial_first = f->serial_first;
-	s.serial_last = f->serial_last;
-	s.not_before = f->now - 60;
-	s.not_after = f->now + 3600;
-	s.issued_at = f->now - 120;
-	assert_int_equal(oem_quota_create(&s, qid, &env, &len), 0);
-	qi.quota.data = env;
-	qi.quota.len = len;
-	e.body_case = TALLY__LOG_ENTRY__BODY_QUOTA_IMPORTED;
-	e.quota_imported = &qi;
-	add_entry(f, &e);
-	free(env);
-}
-
-static void
-add_quota(struct rfx *f, uint64_t units, uint8_t qid[16])
-{
-	add_quota_full(f, f->oem, f->app_spki, f->app_spki_len, units, 0, qid);
-}
-
-/* A token for uid under qid signed by signer; its log_index is the entry's
- * own index plus index_skew. Returns the entry index. */
-static uint64_t
-add_token_full(struct rfx *f, EVP_PKEY *signer, const uint8_t qid[16],
-    const char *uid, int64_t index_skew)
-{
-	Tally__LogEntry e = TALLY__LOG_ENTRY__INIT;
-	Tally__LogTokenIssued ti = TALLY__LOG_TOKEN_ISSUED__INIT;
-	Tally__Token t = TALLY__TOKEN__INIT;
-	uint8_t nonce[32], *payload, *env = NULL;
-	size_t plen, elen = 0;
-	uint64_t idx;
-
-	memset(nonce, 0x6e, sizeof(nonce));
-	t.log_index = (uint64_t)((int64_t)f->n + index_skew);
-	t.quota_id.data = (uint8_t *)qid;
-	t.quota_id.len = 16;
-	t.appliance_key_id.data = f->app_id;
-	t.appliance_key_id.len = 32;
-	t.product = "widget";
-	t.device_uid.data = (uint8_t *)uid;
-	t.device_uid.len = strlen(uid);
-	t.serial_number = f->serial;
-	t.firmware_digest.data = f->fw;
-	t.firmware_digest.len = 32;
-	t.jig_key_id.data = f->jig_id;
-	t.jig_key_id.len = 32;
-	t.issued_at = f->now;
-	t.nonce.data = nonce;
-	t.nonce.len = 32;
-	plen = tally__token__get_packed_size(&t);
-	assert_non_null(payload = malloc(plen));
-	tally__token__pack(&t, payload);
-	assert_int_equal(tally_dsse_sign(signer, TALLY_PT_TOKEN, payload, plen, &env, &elen), 0);
-	free(payload);
-	ti.token.data = env;
-	ti.token.len = elen;
-	e.body_case = TALLY__LOG_ENTRY__BODY_TOKEN_ISSUED;
-	e.token_issued = &ti;
-	idx = add_entry(f, &e);
-	free(env);
-	return idx;
-}
-
-static uint64_t
-add_token(struct rfx *f, const uint8_t qid[16], const char *uid)
-{
-	return add_token_full(f, f->app, qid, uid, 0);
-}
-
-static void
-add_report(struct rfx *f, EVP_PKEY *signer, uint64_t token_index, const char *uid,
-    Tally__InstallResult result, int unit_returned)
-{
-	Tally__LogEntry e = TALLY__LOG_ENTRY__INIT;
-	Tally__LogInstallReported ir = TALLY__LOG_INSTALL_REPORTED__INIT;
-	Tally__InstallReport r = TALLY__INSTALL_REPORT__INIT;
-	uint8_t *payload, *env = NULL;
-	size_t plen, elen = 0;
-
-	r.token_log_index = token_index;
-	r.device_uid.data = (uint8_t *)uid;
-	r.device_uid.len = strlen(uid);
-	r.result = result;
-	r.reason = result == TALLY__INSTALL_RESULT__FAILED ? "flash verify failed" : "";
-	r.time = f->now;
-	plen = tally__install_report__get_packed_size(&r);
-	assert_non_null(payload = malloc(plen));
-	tally__install_report__pack(&r, payload);
-	assert_int_equal(tally_dsse_sign(signer, TALLY_PT_REPORT, payload, plen, &env, &elen), 0);
-	free(payload);
-	ir.report.data = env;
-	ir.report.len = elen;
-	ir.unit_returned = unit_returned;
-	e.body_case = TALLY__LOG_ENTRY__BODY_INSTALL_REPORTED;
-	e.install_reported = &ir;
-	add_entry(f, &e);
-	free(env);
-}
-
-static void
-write_record(int fd, const Tally__ExportRecord *rec)
-{
-	size_t len = tally__export_record__get_packed_size(rec);
-	uint8_t *buf = malloc(len);
-
-	assert_non_null(buf);
-	tally__export_record__pack(rec, buf);
-	assert_int_equal(tally_frame_write_fd(fd, buf, len), 0);
-	free(buf);
-}
-
-/* The checkpoint note over all f->n entries, signed by key. */
-static char *
-sign_checkpoint(struct rfx *f, EVP_PKEY *key)
-{
-	uint8_t *leaves = calloc(f->n + 1, TALLY_HASH_LEN), root[TALLY_HASH_LEN];
-	char origin[TALLY_ORIGIN_MAX], *note = NULL;
 	size_t i;
 
-	assert_non_null(leaves);
-	for (i = 0; i < f->n; i++)
-		tally_merkle_leaf_hash(f->e[i].data, f->e[i].len, leaves + i * TALLY_HASH_LEN);
-	tally_merkle_root(leaves, f->n, root);
-	free(leaves);
-	tally_checkpoint_origin(f->app_id, origin);
-	assert_int_equal(tally_checkpoint_sign(key, origin, f->n, root, &note), 0);
-	return note;
-}
-
-static void
-write_export(struct rfx *f, const struct wopts *o)
-{
-	Tally__ExportRecord rec = TALLY__EXPORT_RECORD__INIT;
-	Tally__ExportHeader h = TALLY__EXPORT_HEADER__INIT;
-	char origin[TALLY_ORIGIN_MAX], *note;
-	size_t i;
-	int fd;
-
-	unlink(f->path);
-	assert_true((fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0);
-	tally_checkpoint_origin(f->app_id, origin);
-	h.format_version = 1;
-	h.origin = origin;
-	h.appliance_public_key.data = f->app_spki;
-	h.appliance_public_key.len = f->app_spki_len;
-	h.entry_count = f->n;
-	h.exported_at = f->now;
-	rec.body_case = TALLY__EXPORT_RECORD__BODY_HEADER;
-	rec.header = &h;
-	write_record(fd, &rec);
-	for (i = 0; i < f->n; i++) {
-		if ((long)i == o->drop)
-			continue;
-		rec.body_case = TALLY__EXPORT_RECORD__BODY_ENTRY;
-		rec.entry.len = f->e[i].len;
-		rec.entry.data = malloc(f->e[i].len);
-		assert_non_null(rec.entry.data);
-		memcpy(rec.entry.data, f->e[i].data, f->e[i].len);
-		if ((long)i == o->flip)
-			rec.entry.data[rec.entry.len - 1] ^= 0x01;
-		write_record(fd, &rec);
-		free(rec.entry.data);
-	}
-	if (!o->no_checkpoint) {
-		note = sign_checkpoint(f, o->cp_key != NULL ? o->cp_key : f->app);
-		rec.body_case = TALLY__EXPORT_RECORD__BODY_CHECKPOINT;
-		rec.checkpoint = note;
-		write_record(fd, &rec);
-		free(note);
-	}
-	assert_int_equal(close(fd), 0);
+	for (i = 0; i < res->n_anomalies; i++)
+		print_message("# anomaly %s at %lld: %s\n", oem_anomaly_name(res->anomalies[i].kind),
+		    (long long)res->anomalies[i].index, res->anomalies[i].msg);
 }
 
 static size_t
@@ -381,15 +71,17 @@ count_kind(const struct oem_reconcile_result *res, enum oem_anomaly_kind kind)
 	for (i = 0; i < res->n_anomalies; i++)
 		if (res->anomalies[i].kind == kind)
 			n++;
+	if (getenv("RC_DUMP") != NULL)
+		dump(res);
 	return n;
 }
 
-/* Writes the export with o, reconciles it, expects success of the read. */
+/* Writes the whole log with o, reconciles it, expects the read to succeed. */
 static void
-reconcile(struct rfx *f, const struct wopts *o, struct oem_reconcile_result *res)
+reconcile(struct rfx *f, const struct fx_wopts *o, struct oem_reconcile_result *res)
 {
-	write_export(f, o);
-	assert_int_equal(oem_reconcile_file(f->path, f->oem, res), 0);
+	fx_export_write(&f->a, f->path, 0, o);
+	assert_int_equal(oem_reconcile_file(f->path, f->w.oem, res), 0);
 }
 
 /* start, jig, quota of units, tokens for each uid; returns the quota ID. */
@@ -399,11 +91,11 @@ basic_log(struct rfx *f, uint64_t units, const char *const *uids, size_t n,
 {
 	size_t i;
 
-	add_start(f);
-	add_enroll(f);
-	add_quota(f, units, qid);
+	fx_add_start(&f->a);
+	fx_add_enroll(&f->w, &f->a);
+	fx_add_quota(&f->w, &f->a, units, qid);
 	for (i = 0; i < n; i++)
-		tok_idx[i] = add_token(f, qid, uids[i]);
+		tok_idx[i] = fx_add_token(&f->w, &f->a, qid, uids[i]);
 }
 
 static const char *const UIDS[] = { "UID-A", "UID-B", "UID-C" };
@@ -417,15 +109,24 @@ test_clean(void **state)
 	uint64_t tok[3];
 	json_t *j;
 
-	basic_log(f, 3, UIDS, 3, qid, tok);
-	add_report(f, f->jig, tok[0], "UID-A", TALLY__INSTALL_RESULT__INSTALLED, 0);
-	add_report(f, f->jig, tok[1], "UID-B", TALLY__INSTALL_RESULT__FAILED, 0);
-	reconcile(f, &CLEAN, &res);
+	fx_add_start(&f->a);
+	fx_add_enroll(&f->w, &f->a);
+	fx_add_quota_full(&f->w, &f->a, f->w.oem, NULL, 0, 3, 1, 0, 0, qid);
+	tok[0] = fx_add_token(&f->w, &f->a, qid, UIDS[0]);
+	tok[1] = fx_add_token(&f->w, &f->a, qid, UIDS[1]);
+	tok[2] = fx_add_token(&f->w, &f->a, qid, UIDS[2]);
+	fx_add_report(&f->w, &f->a, NULL, tok[0], "UID-A", TALLY__INSTALL_RESULT__INSTALLED, 0);
+	fx_add_report(&f->w, &f->a, NULL, tok[1], "UID-B", TALLY__INSTALL_RESULT__FAILED, 0);
+	reconcile(f, &FX_CLEAN, &res);
 	assert_int_equal(res.anomalies_total, 0);
+	assert_int_equal(res.format_version, 2);
+	assert_int_equal(res.first_index, 0);
+	assert_int_equal(res.quotas[0].failed, 1);      /* within the allowance of 1 */
+	assert_int_equal(res.quotas[0].reported, 2);
 	assert_int_equal(res.entries, 8);
 	assert_int_equal(res.tree_size, 8);
 	assert_true(res.checkpoint_ok);
-	assert_memory_equal(res.appliance_key_id, f->app_id, 32);
+	assert_memory_equal(res.appliance_key_id, f->a.id, 32);
 	assert_int_equal(res.jigs_enrolled, 1);
 	assert_int_equal(res.n_quotas, 1);
 	assert_memory_equal(res.quotas[0].quota_id, qid, 16);
@@ -454,7 +155,7 @@ test_no_tokens(void **state)
 	uint8_t qid[16];
 
 	basic_log(f, 3, UIDS, 0, qid, NULL);
-	reconcile(f, &CLEAN, &res);
+	reconcile(f, &FX_CLEAN, &res);
 	assert_int_equal(res.anomalies_total, 0);
 	assert_int_equal(res.n_tokens, 0);
 	assert_int_equal(res.n_quotas, 1);
@@ -468,7 +169,7 @@ test_edited_byte(void **state)
 {
 	struct rfx *f = *state;
 	struct oem_reconcile_result res;
-	struct wopts o = CLEAN;
+	struct fx_wopts o = FX_CLEAN;
 	uint8_t qid[16];
 	uint64_t tok[3];
 
@@ -485,7 +186,7 @@ test_dropped_entry(void **state)
 {
 	struct rfx *f = *state;
 	struct oem_reconcile_result res;
-	struct wopts o = CLEAN;
+	struct fx_wopts o = FX_CLEAN;
 	uint8_t qid[16];
 	uint64_t tok[3];
 
@@ -508,7 +209,7 @@ test_over_quota(void **state)
 	uint64_t tok[3];
 
 	basic_log(f, 2, UIDS, 3, qid, tok);
-	reconcile(f, &CLEAN, &res);
+	reconcile(f, &FX_CLEAN, &res);
 	assert_int_equal(count_kind(&res, OEM_ANOM_OVER_QUOTA), 1);
 	assert_int_equal(res.anomalies[0].index, tok[2]);
 	assert_int_equal(res.quotas[0].issued, 3);
@@ -525,21 +226,21 @@ test_scrap_allowance(void **state)
 	uint8_t qid[16];
 	uint64_t a, b;
 
-	add_start(f);
-	add_enroll(f);
-	add_quota_full(f, f->oem, f->app_spki, f->app_spki_len, 2, 1, qid);
-	a = add_token(f, qid, "UID-A");
-	b = add_token(f, qid, "UID-B");
-	add_report(f, f->jig, a, "UID-A", TALLY__INSTALL_RESULT__INSTALLED, 0);
-	add_report(f, f->jig, b, "UID-B", TALLY__INSTALL_RESULT__FAILED, 1);
-	add_token(f, qid, "UID-C");  /* uses the returned unit */
-	reconcile(f, &CLEAN, &res);
+	fx_add_start(&f->a);
+	fx_add_enroll(&f->w, &f->a);
+	fx_add_quota_full(&f->w, &f->a, f->w.oem, NULL, 0, 2, 1, 0, 0, qid);
+	a = fx_add_token(&f->w, &f->a, qid, "UID-A");
+	b = fx_add_token(&f->w, &f->a, qid, "UID-B");
+	fx_add_report(&f->w, &f->a, NULL, a, "UID-A", TALLY__INSTALL_RESULT__INSTALLED, 0);
+	fx_add_report(&f->w, &f->a, NULL, b, "UID-B", TALLY__INSTALL_RESULT__FAILED, 1);
+	fx_add_token(&f->w, &f->a, qid, "UID-C");  /* uses the returned unit */
+	reconcile(f, &FX_CLEAN, &res);
 	assert_int_equal(res.anomalies_total, 0);
 	assert_int_equal(res.quotas[0].returned, 1);
 	oem_reconcile_result_free(&res);
-	add_report(f, f->jig, a, "UID-A", TALLY__INSTALL_RESULT__INSTALLED, 1);
-	add_token(f, qid, "UID-D");  /* past units + allowance */
-	reconcile(f, &CLEAN, &res);
+	fx_add_report(&f->w, &f->a, NULL, a, "UID-A", TALLY__INSTALL_RESULT__INSTALLED, 1);
+	fx_add_token(&f->w, &f->a, qid, "UID-D");  /* past units + allowance */
+	reconcile(f, &FX_CLEAN, &res);
 	assert_int_equal(count_kind(&res, OEM_ANOM_SCRAP), 1);
 	assert_int_equal(count_kind(&res, OEM_ANOM_OVER_QUOTA), 1);
 	oem_reconcile_result_free(&res);
@@ -554,9 +255,9 @@ test_duplicate_uid(void **state)
 	uint64_t tok[3], dup;
 
 	basic_log(f, 5, UIDS, 3, qid, tok);
-	add_quota(f, 5, qid2);
-	dup = add_token(f, qid2, "UID-B");  /* same UID under another quota */
-	reconcile(f, &CLEAN, &res);
+	fx_add_quota(&f->w, &f->a, 5, qid2);
+	dup = fx_add_token(&f->w, &f->a, qid2, "UID-B");  /* same UID under another quota */
+	reconcile(f, &FX_CLEAN, &res);
 	assert_int_equal(count_kind(&res, OEM_ANOM_DUPLICATE_UID), 1);
 	assert_int_equal(res.anomalies[0].index, dup);
 	assert_non_null(strstr(res.anomalies[0].msg, "5549442d42"));  /* hex of UID-B */
@@ -571,19 +272,18 @@ test_serials(void **state)
 	uint8_t qid[16];
 	uint64_t dup, outside;
 
-	add_start(f);
-	add_enroll(f);
-	f->serial_first = 100;
-	f->serial_last = 104;
-	add_quota(f, 5, qid);
-	f->serial = 100;
-	add_token(f, qid, "UID-A");
-	f->serial = 101;
-	add_token(f, qid, "UID-B");
-	dup = add_token(f, qid, "UID-C");
-	f->serial = 200;
-	outside = add_token(f, qid, "UID-D");
-	reconcile(f, &CLEAN, &res);
+	fx_add_start(&f->a);
+	fx_add_enroll(&f->w, &f->a);
+	fx_add_quota_full(&f->w, &f->a, f->w.oem, NULL, 0, 5, 0, 100, 104, qid);
+	f->a.serial = 100;
+	fx_add_token(&f->w, &f->a, qid, "UID-A");
+	f->a.serial = 101;
+	fx_add_token(&f->w, &f->a, qid, "UID-B");
+	f->a.serial = 101;
+	dup = fx_add_token(&f->w, &f->a, qid, "UID-C");
+	f->a.serial = 200;
+	outside = fx_add_token(&f->w, &f->a, qid, "UID-D");
+	reconcile(f, &FX_CLEAN, &res);
 	assert_int_equal(res.anomalies_total, 2);
 	assert_int_equal(count_kind(&res, OEM_ANOM_TOKEN_QUOTA), 1);
 	assert_int_equal(res.anomalies[0].index, outside);
@@ -601,9 +301,9 @@ test_token_other_key(void **state)
 	uint64_t tok[2];
 
 	basic_log(f, 5, UIDS, 2, qid, tok);
-	add_token_full(f, f->other, qid, "UID-X", 0);
-	add_token_full(f, f->app, qid, "UID-Y", 1);  /* wrong log_index */
-	reconcile(f, &CLEAN, &res);
+	fx_add_token_full(&f->w, &f->a, f->w.other, qid, "UID-X", 0);
+	fx_add_token_full(&f->w, &f->a, NULL, qid, "UID-Y", 1);  /* wrong log_index */
+	reconcile(f, &FX_CLEAN, &res);
 	assert_int_equal(count_kind(&res, OEM_ANOM_TOKEN_SIGNATURE), 1);
 	assert_int_equal(count_kind(&res, OEM_ANOM_TOKEN_BINDING), 1);
 	assert_int_equal(res.n_tokens, 3);  /* the forged one is not counted */
@@ -620,15 +320,15 @@ test_quota_anomalies(void **state)
 	uint8_t *spki = NULL;
 	size_t spki_len = 0;
 
-	assert_int_equal(tally_key_spki(f->other, &spki, &spki_len), 0);
-	add_start(f);
-	add_enroll(f);
-	add_quota_full(f, f->other, f->app_spki, f->app_spki_len, 5, 0, q1); /* not the OEM */
-	add_quota_full(f, f->oem, spki, spki_len, 5, 0, q2);  /* other appliance */
-	add_quota(f, 5, q3);
-	add_token(f, q1, "UID-A");  /* under a quota that was refused */
-	add_token(f, q3, "UID-B");
-	reconcile(f, &CLEAN, &res);
+	assert_int_equal(tally_key_spki(f->w.other, &spki, &spki_len), 0);
+	fx_add_start(&f->a);
+	fx_add_enroll(&f->w, &f->a);
+	fx_add_quota_full(&f->w, &f->a, f->w.other, NULL, 0, 5, 0, 0, 0, q1); /* not the OEM */
+	fx_add_quota_full(&f->w, &f->a, f->w.oem, spki, spki_len, 5, 0, 0, 0, q2);  /* other appliance */
+	fx_add_quota(&f->w, &f->a, 5, q3);
+	fx_add_token(&f->w, &f->a, q1, "UID-A");  /* under a quota that was refused */
+	fx_add_token(&f->w, &f->a, q3, "UID-B");
+	reconcile(f, &FX_CLEAN, &res);
 	assert_int_equal(count_kind(&res, OEM_ANOM_QUOTA_SIGNATURE), 1);
 	assert_int_equal(count_kind(&res, OEM_ANOM_QUOTA_APPLIANCE), 1);
 	assert_int_equal(count_kind(&res, OEM_ANOM_TOKEN_QUOTA), 1);
@@ -647,11 +347,11 @@ test_report_anomalies(void **state)
 	uint64_t tok[3];
 
 	basic_log(f, 5, UIDS, 3, qid, tok);
-	add_report(f, f->other, tok[0], "UID-A", TALLY__INSTALL_RESULT__INSTALLED, 0);
-	add_report(f, f->jig, tok[1], "UID-Z", TALLY__INSTALL_RESULT__INSTALLED, 0);
-	add_report(f, f->jig, 0, "UID-A", TALLY__INSTALL_RESULT__INSTALLED, 0);
-	add_report(f, f->jig, tok[2], "UID-C", TALLY__INSTALL_RESULT__INSTALLED, 0);
-	reconcile(f, &CLEAN, &res);
+	fx_add_report(&f->w, &f->a, f->w.other, tok[0], "UID-A", TALLY__INSTALL_RESULT__INSTALLED, 0);
+	fx_add_report(&f->w, &f->a, NULL, tok[1], "UID-Z", TALLY__INSTALL_RESULT__INSTALLED, 0);
+	fx_add_report(&f->w, &f->a, NULL, 0, "UID-A", TALLY__INSTALL_RESULT__INSTALLED, 0);
+	fx_add_report(&f->w, &f->a, NULL, tok[2], "UID-C", TALLY__INSTALL_RESULT__INSTALLED, 0);
+	reconcile(f, &FX_CLEAN, &res);
 	assert_int_equal(count_kind(&res, OEM_ANOM_REPORT_SIGNATURE), 1);
 	assert_int_equal(count_kind(&res, OEM_ANOM_REPORT_BINDING), 2);
 	assert_int_equal(res.reports_installed, 1);
@@ -664,12 +364,12 @@ test_checkpoint_other_key(void **state)
 {
 	struct rfx *f = *state;
 	struct oem_reconcile_result res;
-	struct wopts o = CLEAN;
+	struct fx_wopts o = FX_CLEAN;
 	uint8_t qid[16];
 	uint64_t tok[1];
 
 	basic_log(f, 5, UIDS, 1, qid, tok);
-	o.cp_key = f->other;
+	o.cp_key = f->w.other;
 	reconcile(f, &o, &res);
 	assert_int_equal(count_kind(&res, OEM_ANOM_CHECKPOINT_SIGNATURE), 1);
 	assert_false(res.checkpoint_ok);
@@ -687,28 +387,28 @@ test_truncated(void **state)
 {
 	struct rfx *f = *state;
 	struct oem_reconcile_result res;
-	struct wopts o = CLEAN;
+	struct fx_wopts o = FX_CLEAN;
 	uint8_t qid[16];
 	uint64_t tok[3];
 	off_t size;
 	int fd;
 
 	basic_log(f, 5, UIDS, 3, qid, tok);
-	write_export(f, &CLEAN);
+	fx_export_write(&f->a, f->path, 0, &FX_CLEAN);
 	assert_true((fd = open(f->path, O_RDONLY)) >= 0);
 	size = lseek(fd, 0, SEEK_END);
 	close(fd);
 	truncate_to(f->path, size - 10);  /* inside the checkpoint frame */
-	assert_int_equal(oem_reconcile_file(f->path, f->oem, &res), TALLY_ERR_INVALID);
+	assert_int_equal(oem_reconcile_file(f->path, f->w.oem, &res), TALLY_ERR_INVALID);
 	assert_non_null(strstr(res.error, "truncated"));
 	oem_reconcile_result_free(&res);
 	o.no_checkpoint = 1;  /* cut at a frame boundary */
-	write_export(f, &o);
-	assert_int_equal(oem_reconcile_file(f->path, f->oem, &res), TALLY_ERR_INVALID);
+	fx_export_write(&f->a, f->path, 0, &o);
+	assert_int_equal(oem_reconcile_file(f->path, f->w.oem, &res), TALLY_ERR_INVALID);
 	assert_non_null(strstr(res.error, "no checkpoint"));
 	oem_reconcile_result_free(&res);
 	truncate_to(f->path, 2);  /* inside the first length prefix */
-	assert_int_equal(oem_reconcile_file(f->path, f->oem, &res), TALLY_ERR_INVALID);
+	assert_int_equal(oem_reconcile_file(f->path, f->w.oem, &res), TALLY_ERR_INVALID);
 	oem_reconcile_result_free(&res);
 }
 
@@ -721,18 +421,18 @@ test_hostile_files(void **state)
 	static const uint8_t junk[] = { 0x00, 0x00, 0x00, 0x03, 0xff, 0xff, 0xff };
 	int fd;
 
-	assert_int_equal(oem_reconcile_file("/nonexistent/export", f->oem, &res),
+	assert_int_equal(oem_reconcile_file("/nonexistent/export", f->w.oem, &res),
 	    TALLY_ERR_IO);
 	oem_reconcile_result_free(&res);
 	assert_int_equal(tally_write_file(f->path, huge, sizeof(huge), 0600), 0);
-	assert_int_equal(oem_reconcile_file(f->path, f->oem, &res), TALLY_ERR_TOO_LARGE);
+	assert_int_equal(oem_reconcile_file(f->path, f->w.oem, &res), TALLY_ERR_TOO_LARGE);
 	oem_reconcile_result_free(&res);
 	assert_int_equal(tally_write_file(f->path, junk, sizeof(junk), 0600), 0);
-	assert_int_equal(oem_reconcile_file(f->path, f->oem, &res), TALLY_ERR_INVALID);
+	assert_int_equal(oem_reconcile_file(f->path, f->w.oem, &res), TALLY_ERR_INVALID);
 	oem_reconcile_result_free(&res);
 	assert_true((fd = open(f->path, O_WRONLY | O_TRUNC)) >= 0);
 	close(fd);  /* empty file */
-	assert_int_equal(oem_reconcile_file(f->path, f->oem, &res), TALLY_ERR_INVALID);
+	assert_int_equal(oem_reconcile_file(f->path, f->w.oem, &res), TALLY_ERR_INVALID);
 	oem_reconcile_result_free(&res);
 }
 
@@ -749,23 +449,17 @@ test_cross_exports(void **state)
 	size_t i;
 
 	basic_log(f, 5, UIDS, 3, qid, tok);
-	write_export(f, &CLEAN);
-	snprintf(second, sizeof(second), "%s/second.bin", f->dir);
+	fx_export_write(&f->a, f->path, 0, &FX_CLEAN);
+	snprintf(second, sizeof(second), "%s/second.bin", f->w.dir);
 	assert_int_equal(rename(f->path, second), 0);
 	/* a second appliance, same OEM and jig */
-	for (i = 0; i < f->n; i++)
-		free(f->e[i].data);
-	f->n = 0;
-	EVP_PKEY_free(f->app);
-	OPENSSL_free(f->app_spki);
-	assert_int_equal(tally_key_generate(TALLY_KEY_P256, &f->app), 0);
-	assert_int_equal(tally_key_id(f->app, f->app_id), 0);
-	assert_int_equal(tally_key_spki(f->app, &f->app_spki, &f->app_spki_len), 0);
+	fx_app_free(&f->a);
+	fx_app_init(&f->w, &f->a, TALLY_KEY_P256);
 	basic_log(f, 5, UIDS + 2, 1, qid, tok);  /* UID-C again */
-	write_export(f, &CLEAN);
-	assert_int_equal(oem_reconcile_file(second, f->oem, &res[0]), 0);
-	assert_int_equal(oem_reconcile_file(second, f->oem, &res[1]), 0);
-	assert_int_equal(oem_reconcile_file(f->path, f->oem, &res[2]), 0);
+	fx_export_write(&f->a, f->path, 0, &FX_CLEAN);
+	assert_int_equal(oem_reconcile_file(second, f->w.oem, &res[0]), 0);
+	assert_int_equal(oem_reconcile_file(second, f->w.oem, &res[1]), 0);
+	assert_int_equal(oem_reconcile_file(f->path, f->w.oem, &res[2]), 0);
 	assert_int_equal(oem_reconcile_cross(res, 2), 0);  /* same export twice */
 	assert_int_equal(res[1].anomalies_total, 0);
 	assert_int_equal(oem_reconcile_cross(res + 1, 2), 0);
@@ -774,6 +468,175 @@ test_cross_exports(void **state)
 	for (i = 0; i < 3; i++)
 		oem_reconcile_result_free(&res[i]);
 	unlink(second);
+}
+
+/* Failed units (FAILED, never INSTALLED) beyond the scrap allowance are an
+ * anomaly; a unit that failed and was then installed is not a failure. */
+static void
+test_failure_rate(void **state)
+{
+	struct rfx *f = *state;
+	struct oem_reconcile_result res;
+	uint8_t qid[16];
+	uint64_t a, b, c;
+
+	fx_add_start(&f->a);
+	fx_add_enroll(&f->w, &f->a);
+	fx_add_quota_full(&f->w, &f->a, f->w.oem, NULL, 0, 5, 1, 0, 0, qid);
+	a = fx_add_token(&f->w, &f->a, qid, "UID-A");
+	b = fx_add_token(&f->w, &f->a, qid, "UID-B");
+	c = fx_add_token(&f->w, &f->a, qid, "UID-C");
+	fx_add_report(&f->w, &f->a, NULL, a, "UID-A", TALLY__INSTALL_RESULT__FAILED, 0);
+	fx_add_report(&f->w, &f->a, NULL, a, "UID-A", TALLY__INSTALL_RESULT__INSTALLED, 0);
+	fx_add_report(&f->w, &f->a, NULL, b, "UID-B", TALLY__INSTALL_RESULT__FAILED, 0);
+	reconcile(f, &FX_CLEAN, &res);
+	assert_int_equal(res.anomalies_total, 0);
+	assert_int_equal(res.quotas[0].failed, 1);
+	oem_reconcile_result_free(&res);
+	fx_add_report(&f->w, &f->a, NULL, c, "UID-C", TALLY__INSTALL_RESULT__FAILED, 0);
+	reconcile(f, &FX_CLEAN, &res);
+	assert_int_equal(res.anomalies_total, 1);
+	assert_int_equal(count_kind(&res, OEM_ANOM_FAILURE_RATE), 1);
+	assert_non_null(strstr(res.anomalies[0].msg, "2 of 3 units failed"));
+	oem_reconcile_result_free(&res);
+}
+
+/* An export from entry k on reconciles on its own: the quota and jig come
+ * from the context records, prev_checkpoint and the consistency proof
+ * verify; reports for tokens before k are only signature-checked. */
+static void
+test_incremental(void **state)
+{
+	struct rfx *f = *state;
+	struct oem_reconcile_result res;
+	uint8_t qid[16];
+	uint64_t tok[3], k;
+
+	basic_log(f, 5, UIDS, 2, qid, tok);
+	k = f->a.n;
+	fx_add_report(&f->w, &f->a, NULL, tok[0], "UID-A", TALLY__INSTALL_RESULT__INSTALLED, 0);
+	tok[2] = fx_add_token(&f->w, &f->a, qid, "UID-C");
+	fx_add_report(&f->w, &f->a, NULL, tok[2], "UID-C", TALLY__INSTALL_RESULT__INSTALLED, 0);
+	fx_export_write(&f->a, f->path, k, &FX_CLEAN);
+	assert_int_equal(oem_reconcile_file(f->path, f->w.oem, &res), 0);
+	assert_int_equal(res.anomalies_total, 0);
+	assert_true(res.checkpoint_ok);
+	assert_int_equal(res.first_index, k);
+	assert_int_equal(res.entries, 3);
+	assert_int_equal(res.tree_size, k + 3);
+	assert_int_equal(res.n_tokens, 1);
+	assert_int_equal(res.reports_unchecked, 1);
+	assert_int_equal(res.reports_installed, 2);
+	assert_int_equal(res.quotas[0].issued, 1);  /* this file's */
+	oem_reconcile_result_free(&res);
+}
+
+/* prev_checkpoint by another key, a wrong consistency proof. */
+static void
+test_consistency(void **state)
+{
+	struct rfx *f = *state;
+	struct oem_reconcile_result res;
+	struct fx_wopts o = FX_CLEAN;
+	uint8_t qid[16];
+	uint64_t tok[3], k;
+
+	basic_log(f, 5, UIDS, 2, qid, tok);
+	k = f->a.n - 1;
+	fx_add_token(&f->w, &f->a, qid, "UID-C");
+	fx_add_token(&f->w, &f->a, qid, "UID-D");
+	o.prev_key = f->w.other;
+	fx_export_write(&f->a, f->path, k, &o);
+	assert_int_equal(oem_reconcile_file(f->path, f->w.oem, &res), 0);
+	assert_int_equal(count_kind(&res, OEM_ANOM_CONSISTENCY), 1);
+	assert_non_null(strstr(res.anomalies[0].msg, "prev_checkpoint"));
+	oem_reconcile_result_free(&res);
+	o = FX_CLEAN;
+	o.bad_proof = 1;
+	fx_export_write(&f->a, f->path, k, &o);
+	assert_int_equal(oem_reconcile_file(f->path, f->w.oem, &res), 0);
+	assert_int_equal(count_kind(&res, OEM_ANOM_CONSISTENCY), 1);
+	assert_non_null(strstr(res.anomalies[0].msg, "consistency proof"));
+	assert_false(res.checkpoint_ok);
+	oem_reconcile_result_free(&res);
+}
+
+/* A token before its quota's import entry, the quota being in the
+ * context: issued before the quota was imported. */
+static void
+test_context_order(void **state)
+{
+	struct rfx *f = *state;
+	struct oem_reconcile_result res;
+	Tally__LogEntry *e;
+	uint8_t qid[16], q2[16], *buf;
+	uint64_t tok[1], imp, early;
+	size_t len;
+
+	basic_log(f, 5, UIDS, 1, qid, tok);
+	imp = fx_add_quota(&f->w, &f->a, 5, q2);
+	assert_non_null(e = tally__log_entry__unpack(NULL, f->a.e[imp].len, f->a.e[imp].data));
+	fx_app_truncate(&f->a, imp);
+	early = fx_add_token(&f->w, &f->a, q2, "UID-EARLY");
+	e->index = f->a.n;  /* the same import, one entry later */
+	len = tally__log_entry__get_packed_size(e);
+	assert_non_null(buf = malloc(len));
+	tally__log_entry__pack(e, buf);
+	fx_add_raw(&f->a, buf, len, 1);
+	free(buf);
+	tally__log_entry__free_unpacked(e, NULL);
+	reconcile(f, &FX_CLEAN, &res);
+	assert_int_equal(res.anomalies_total, 1);
+	assert_int_equal(count_kind(&res, OEM_ANOM_TOKEN_QUOTA), 1);
+	assert_int_equal(res.anomalies[0].index, early);
+	assert_non_null(strstr(res.anomalies[0].msg, "imported later"));
+	oem_reconcile_result_free(&res);
+}
+
+/* Entry times that go backwards; receipts in the log. */
+static void
+test_time_and_receipts(void **state)
+{
+	struct rfx *f = *state;
+	struct oem_reconcile_result res;
+	uint8_t qid[16];
+	uint64_t tok[2], back, bad;
+
+	basic_log(f, 5, UIDS, 1, qid, tok);
+	fx_add_receipt(&f->a, f->a.n, f->w.oem);
+	reconcile(f, &FX_CLEAN, &res);
+	assert_int_equal(res.anomalies_total, 0);
+	assert_int_equal(res.receipts, 1);
+	oem_reconcile_result_free(&res);
+	bad = fx_add_receipt(&f->a, f->a.n, f->w.other);
+	f->a.now -= 30;  /* still inside the quota's validity */
+	back = fx_add_token(&f->w, &f->a, qid, "UID-B");
+	reconcile(f, &FX_CLEAN, &res);
+	assert_int_equal(res.anomalies_total, 2);
+	assert_int_equal(count_kind(&res, OEM_ANOM_RECEIPT), 1);
+	assert_int_equal(res.anomalies[0].index, bad);
+	assert_int_equal(count_kind(&res, OEM_ANOM_TIME), 1);
+	assert_int_equal(res.anomalies[1].index, back);
+	oem_reconcile_result_free(&res);
+}
+
+/* Format 1 (no context, no proofs) is still read. */
+static void
+test_format1(void **state)
+{
+	struct rfx *f = *state;
+	struct oem_reconcile_result res;
+	struct fx_wopts o = FX_CLEAN;
+	uint8_t qid[16];
+	uint64_t tok[3];
+
+	basic_log(f, 5, UIDS, 3, qid, tok);
+	o.format = 1;
+	reconcile(f, &o, &res);
+	assert_int_equal(res.anomalies_total, 0);
+	assert_int_equal(res.format_version, 1);
+	assert_int_equal(res.n_tokens, 3);
+	oem_reconcile_result_free(&res);
 }
 
 int
@@ -795,6 +658,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cross_exports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failure_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_incremental, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_consistency, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_context_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_time_and_receipts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_format1, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
