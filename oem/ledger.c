@@ -135,7 +135,7 @@ ledger_scan(struct oem_ledger_txn *t, enum ledger_db db, const void *prefix, siz
 		return t->ret = map_err(rc);
 	rc = mdb_cursor_get(c, &k, &v, plen > 0 ? MDB_SET_RANGE : MDB_FIRST);
 	while (rc == 0 && r == 0) {
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+		if (plen > 0 && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
 			break;
 		r = fn(arg, &k, &v);
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);

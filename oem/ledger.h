@@ -157,6 +157,30 @@ int oem_ledger_day_each(struct oem_ledger_txn *t, const uint8_t key_id[TALLY_KEY
 int oem_ledger_apply(struct oem_ledger_txn *t, const struct oem_reconcile_result *res,
     int64_t now);
 
+/* Verifies the export at path against the ledger and the OEM root
+ * oem_root in ONE write transaction: binds the ledger to the root key,
+ * reconciles (oem_reconcile_ledger), and when the export is verified (no
+ * anomaly) applies it (oem_ledger_apply, verified_at = now) and commits;
+ * otherwise aborts, so the ledger is unchanged. *applied says which.
+ * *res as oem_reconcile_ledger (free it with oem_reconcile_result_free).
+ * Returns 0 whatever the anomalies, or: TALLY_ERR_MISMATCH (the ledger
+ * belongs to another OEM root; res->error), the errors of
+ * oem_reconcile_ledger, oem_ledger_apply and oem_ledger_commit. */
+int oem_ledger_reconcile(struct oem_ledger *l, const char *path, EVP_PKEY *oem_root,
+    int64_t now, struct oem_reconcile_result *res, int *applied);
+
+/* A receipt (C2SP tlog-cosignature, cosignature.h) of the checkpoint the
+ * ledger last verified for appliance key_id: tally_cosign with oem_key
+ * (the OEM root private key) at time ts (Unix seconds). *receipt
+ * (free()) is the cosigned note; *a, when not NULL, receives the
+ * appliance's record. Errors: TALLY_ERR_NOT_FOUND (the ledger has no
+ * verified checkpoint of that appliance), TALLY_ERR_MISMATCH (oem_key is
+ * not the root the ledger was made with), TALLY_ERR_STORAGE, and those of
+ * tally_cosign. */
+int oem_ledger_receipt(struct oem_ledger *l, EVP_PKEY *oem_key,
+    const uint8_t key_id[TALLY_KEY_ID_LEN], int64_t ts, char **receipt,
+    struct oem_ledger_appliance *a);
+
 /* SHA-256 over every record of every database, in order (database name,
  * then each key and value with their lengths): equal digests mean equal
  * ledgers. For tests and audits. Errors: TALLY_ERR_STORAGE,
