@@ -7,6 +7,7 @@ static const struct oem_cmd *const commands[] = {
 	&oem_cmd_keygen,
 	&oem_cmd_quota_create,
 	&oem_cmd_reconcile,
+	&oem_cmd_receipt,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -14,7 +15,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: tally-oem COMMAND [ARGS]\n"
-	    "The OEM's offline tool: root key, quotas, reconciliation of exports.\n\n"
+	    "The OEM's offline tool: root key, quotas, reconciliation of exports, receipts.\n\n"
 	    "  -h, --help    this text\n  --version     print the version\n\n"
 	    "commands (each takes --help):\n");
 	tally_cmd_list(f, (const void *const *)commands, NCOMMANDS, 14);

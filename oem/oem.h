@@ -21,6 +21,7 @@ struct oem_cmd {
 extern const struct oem_cmd oem_cmd_keygen;
 extern const struct oem_cmd oem_cmd_quota_create;
 extern const struct oem_cmd oem_cmd_reconcile;
+extern const struct oem_cmd oem_cmd_receipt;
 
 /* Prints the usage line, summary and help text to f. */
 void oem_usage(const struct oem_cmd *cmd, FILE *f);

@@ -1,5 +1,7 @@
 /* reconcile_print.c - text and JSON forms of a reconcile result. */
+#include "oem.h"
 #include "reconcile_print.h"
+#include "report.h"
 #include "util.h"
 
 static void
@@ -13,10 +15,11 @@ text_quotas(FILE *f, const struct oem_reconcile_result *res)
 		const struct oem_quota_count *q = &res->quotas[i];
 
 		tally_hex(q->quota_id, TALLY_QUOTA_ID_LEN, hex);
-		fprintf(f, "  quota %s  %-16s units %llu, issued %llu, returned %llu"
-		    " (scrap allowance %llu)\n", hex, q->product,
+		fprintf(f, "  quota %s  %-16s units %llu, issued %llu, returned %llu,"
+		    " failed %llu (scrap allowance %llu)\n", hex, q->product,
 		    (unsigned long long)q->units, (unsigned long long)q->issued,
-		    (unsigned long long)q->returned, (unsigned long long)q->scrap_allowance);
+		    (unsigned long long)q->returned, (unsigned long long)q->failed,
+		    (unsigned long long)q->scrap_allowance);
 	}
 }
 
@@ -64,9 +67,21 @@ text_anomalies(FILE *f, const struct oem_reconcile_result *res)
 		    (unsigned long long)(res->anomalies_total - res->n_anomalies));
 }
 
+static void
+text_ledger(FILE *f, const struct oem_reconcile_result *res, int status)
+{
+	if (status < 0)
+		return;
+	if (!res->ledger_known)
+		fprintf(f, "ledger:           new appliance\n");
+	else
+		fprintf(f, "ledger:           had verified %llu entries; entries below "
+		    "were only hashed\n", (unsigned long long)res->ledger_size);
+}
+
 void
 oem_reconcile_print_text(FILE *f, const char *path,
-    const struct oem_reconcile_result *res)
+    const struct oem_reconcile_result *res, int ledger_status)
 {
 	char kid[2 * TALLY_KEY_ID_LEN + 1], root[2 * TALLY_HASH_LEN + 1];
 
@@ -75,22 +90,37 @@ oem_reconcile_print_text(FILE *f, const char *path,
 	fprintf(f, "export %s\n", path);
 	fprintf(f, "appliance key ID: %s\n", kid);
 	fprintf(f, "origin:           %s\n", res->origin);
-	fprintf(f, "entries:          %llu\n", (unsigned long long)res->entries);
+	text_ledger(f, res, ledger_status);
+	fprintf(f, "entries:          %llu (%llu..%llu, format %u)\n",
+	    (unsigned long long)res->entries, (unsigned long long)res->first_index,
+	    (unsigned long long)(res->first_index + res->entries),
+	    (unsigned)res->format_version);
 	fprintf(f, "root hash:        %s\n", root);
-	fprintf(f, "checkpoint:       %s\n", res->checkpoint_ok ?
-	    "signed by the appliance, size and root match" : "DOES NOT MATCH");
+	fprintf(f, "checkpoint:       %llu entries, %s\n", (unsigned long long)res->tree_size,
+	    res->checkpoint_ok ? "signed by the appliance, size, root and consistency "
+	    "verified" : "DOES NOT VERIFY");
 	fprintf(f, "jigs enrolled:    %llu\n", (unsigned long long)res->jigs_enrolled);
 	fprintf(f, "config changes:   %llu (configurations tallyd started with)\n",
 	    (unsigned long long)res->config_changes);
+	fprintf(f, "receipts:         %llu (OEM receipts imported)\n",
+	    (unsigned long long)res->receipts);
 	text_quotas(f, res);
 	fprintf(f, "tokens:           %zu\n", res->n_tokens);
 	fprintf(f, "install reports:  %llu installed, %llu failed\n",
 	    (unsigned long long)res->reports_installed,
 	    (unsigned long long)res->reports_failed);
+	if (res->reports_unchecked > 0)
+		fprintf(f, "                  %llu of them for tokens before this export, "
+		    "unchecked without a ledger\n", (unsigned long long)res->reports_unchecked);
 	text_unreported(f, res);
 	text_anomalies(f, res);
 	fprintf(f, "result:           %s\n", res->anomalies_total == 0 ?
 	    "OK, no anomaly" : "ANOMALIES FOUND");
+	if (ledger_status == 1)
+		fprintf(f, "ledger:           updated: verified up to %llu entries\n",
+		    (unsigned long long)res->tree_size);
+	else if (ledger_status == 0)
+		fprintf(f, "ledger:           unchanged (export refused)\n");
 }
 
 static json_t *
@@ -105,18 +135,23 @@ hexj(const uint8_t *buf, size_t len)
 static json_t *
 json_quotas(const struct oem_reconcile_result *res)
 {
-	json_t *a = json_array();
+	json_t *a = json_array(), *o;
 	size_t i;
 
 	for (i = 0; a != NULL && i < res->n_quotas; i++) {
 		const struct oem_quota_count *q = &res->quotas[i];
 
-		json_array_append_new(a, json_pack("{s:o, s:s, s:I, s:I, s:I, s:I, s:I}",
+		o = json_pack("{s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
 		    "quota_id", hexj(q->quota_id, TALLY_QUOTA_ID_LEN), "product", q->product,
 		    "units", (json_int_t)q->units, "issued", (json_int_t)q->issued,
-		    "returned", (json_int_t)q->returned,
-		    "scrap_allowance", (json_int_t)q->scrap_allowance,
-		    "import_index", (json_int_t)q->import_index));
+		    "returned", (json_int_t)q->returned, "failed", (json_int_t)q->failed,
+		    "unreported", (json_int_t)(q->issued - (q->reported < q->issued ?
+		    q->reported : q->issued)),
+		    "scrap_allowance", (json_int_t)q->scrap_allowance);
+		if (o != NULL && q->import_index != OEM_NO_INDEX)
+			json_object_set_new(o, "import_index",
+			    json_integer((json_int_t)q->import_index));
+		json_array_append_new(a, o);
 	}
 	return a;
 }
@@ -147,7 +182,8 @@ json_anomalies(const struct oem_reconcile_result *res)
 	for (i = 0; a != NULL && i < res->n_anomalies; i++) {
 		const struct oem_anomaly *an = &res->anomalies[i];
 
-		o = json_pack("{s:s, s:s}", "type", oem_anomaly_name(an->kind),
+		o = json_pack("{s:s, s:o, s:s}", "type", oem_anomaly_name(an->kind),
+		    "appliance", hexj(res->appliance_key_id, TALLY_KEY_ID_LEN),
 		    "message", an->msg);
 		if (o != NULL && an->index != OEM_NO_INDEX)
 			json_object_set_new(o, "index", json_integer((json_int_t)an->index));
@@ -159,22 +195,60 @@ json_anomalies(const struct oem_reconcile_result *res)
 json_t *
 oem_reconcile_json(const char *path, const struct oem_reconcile_result *res)
 {
-	return json_pack("{s:s, s:o, s:s, s:I, s:I, s:o, s:b, s:I, s:I, s:o, s:I, "
-	    "s:{s:I, s:I}, s:o, s:o, s:I}",
+	return json_pack("{s:s, s:o, s:s, s:i, s:I, s:I, s:I, s:o, s:b, s:I, s:I, s:I, "
+	    "s:o, s:I, s:{s:I, s:I, s:I}, s:o, s:o, s:I}",
 	    "file", path,
 	    "appliance_key_id", hexj(res->appliance_key_id, TALLY_KEY_ID_LEN),
 	    "origin", res->origin,
+	    "format_version", (int)res->format_version,
+	    "first_index", (json_int_t)res->first_index,
 	    "entries", (json_int_t)res->entries,
 	    "tree_size", (json_int_t)res->tree_size,
 	    "root", hexj(res->root, TALLY_HASH_LEN),
 	    "checkpoint_ok", res->checkpoint_ok,
 	    "jigs_enrolled", (json_int_t)res->jigs_enrolled,
 	    "config_changes", (json_int_t)res->config_changes,
+	    "receipts", (json_int_t)res->receipts,
 	    "quotas", json_quotas(res),
 	    "tokens", (json_int_t)res->n_tokens,
 	    "reports", "installed", (json_int_t)res->reports_installed,
 	    "failed", (json_int_t)res->reports_failed,
+	    "unchecked", (json_int_t)res->reports_unchecked,
 	    "unreported", json_unreported(res),
 	    "anomalies", json_anomalies(res),
 	    "anomalies_total", (json_int_t)res->anomalies_total);
+}
+
+int
+oem_ledger_print_text(FILE *f, struct oem_ledger *l, const char *dir)
+{
+	struct oem_report rep;
+	char hex[2 * TALLY_QUOTA_ID_LEN + 1], when[32];
+	size_t i, k;
+	int r;
+
+	if ((r = oem_report_init(&rep, 0, dir, NULL, NULL, NULL, NULL, 0)) != 0 ||
+	    (r = oem_report_from_ledger(&rep, l)) != 0)
+		goto out;
+	fprintf(f, "ledger %s: %zu appliance%s\n", dir, rep.n_appliances,
+	    rep.n_appliances == 1 ? "" : "s");
+	for (i = 0; i < rep.n_appliances; i++) {
+		const struct oem_report_appliance *a = &rep.appliances[i];
+
+		fprintf(f, "appliance %s: verified %llu entries, last entry %s\n", a->origin,
+		    (unsigned long long)a->size, oem_fmt_time(a->last_time, when));
+		for (k = 0; k < a->n_quotas; k++) {
+			const struct oem_report_quota *q = &a->quotas[k];
+
+			tally_hex(q->quota_id, TALLY_QUOTA_ID_LEN, hex);
+			fprintf(f, "  quota %s  %-16s units %llu, issued %llu, returned %llu, "
+			    "failed %llu (scrap allowance %llu)\n", hex, q->product,
+			    (unsigned long long)q->units, (unsigned long long)q->issued,
+			    (unsigned long long)q->returned, (unsigned long long)q->failed,
+			    (unsigned long long)q->scrap_allowance);
+		}
+	}
+ out:
+	oem_report_free(&rep);
+	return r;
 }

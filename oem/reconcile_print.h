@@ -11,17 +11,29 @@
 #define OEM_TEXT_UNREPORTED_MAX 50  /* unreported tokens listed in text; all in JSON */
 
 /* Human-readable report of one export (path as given) to f: appliance key
- * ID, entries and checkpoint, quotas with units/issued/returned, tokens,
- * install reports, unreported tokens, then one line per anomaly. */
+ * ID, entries and checkpoint, quotas with units/issued/returned/failed,
+ * tokens, install reports, unreported tokens, one line per anomaly, and
+ * with a ledger (ledger_status 1 taken, 0 refused; -1 no ledger) what
+ * happened to the ledger. */
 void oem_reconcile_print_text(FILE *f, const char *path,
-    const struct oem_reconcile_result *res);
+    const struct oem_reconcile_result *res, int ledger_status);
 
 /* The same report as a new JSON object (json_decref), or NULL when out of
- * memory. Keys: file, appliance_key_id, origin, entries, tree_size, root,
- * checkpoint_ok, jigs_enrolled, quotas[{quota_id, product, units, issued,
- * returned, scrap_allowance, import_index}], tokens, reports{installed,
- * failed}, unreported[{index, device_uid}], anomalies[{type, index (absent
- * when not tied to an entry), message}], anomalies_total. */
+ * memory. Keys: file, appliance_key_id, origin, format_version,
+ * first_index, entries, tree_size, root, checkpoint_ok, jigs_enrolled,
+ * config_changes, receipts, quotas[{quota_id, product, units, issued,
+ * returned, failed, unreported, scrap_allowance, import_index (absent when
+ * unknown)}], tokens, reports{installed, failed, unchecked},
+ * unreported[{index, device_uid}], anomalies[{type, appliance, index
+ * (absent when not tied to an entry), message}], anomalies_total. The
+ * caller adds "ledger" ("updated" / "unchanged") in ledger mode. */
 json_t *oem_reconcile_json(const char *path, const struct oem_reconcile_result *res);
+
+struct oem_ledger;
+
+/* What the ledger at dir (open as l) holds, per appliance: verified
+ * checkpoint, last entry, quotas with their counts. Returns 0 or
+ * TALLY_ERR_NOMEM / TALLY_ERR_STORAGE. */
+int oem_ledger_print_text(FILE *f, struct oem_ledger *l, const char *dir);
 
 #endif
