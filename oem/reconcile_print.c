@@ -76,7 +76,7 @@ text_ledger(FILE *f, const struct oem_reconcile_result *res, int status)
 		fprintf(f, "ledger:           new appliance\n");
 	else
 		fprintf(f, "ledger:           had verified %llu entries; entries below "
-		    "were only hashed\n", (unsigned long long)res->ledger_size);
+		    "that were only hashed\n", (unsigned long long)res->ledger_size);
 }
 
 void
@@ -90,11 +90,11 @@ oem_reconcile_print_text(FILE *f, const char *path,
 	fprintf(f, "export %s\n", path);
 	fprintf(f, "appliance key ID: %s\n", kid);
 	fprintf(f, "origin:           %s\n", res->origin);
-	text_ledger(f, res, ledger_status);
 	fprintf(f, "entries:          %llu (%llu..%llu, format %u)\n",
 	    (unsigned long long)res->entries, (unsigned long long)res->first_index,
 	    (unsigned long long)(res->first_index + res->entries),
 	    (unsigned)res->format_version);
+	text_ledger(f, res, ledger_status);
 	fprintf(f, "root hash:        %s\n", root);
 	fprintf(f, "checkpoint:       %llu entries, %s\n", (unsigned long long)res->tree_size,
 	    res->checkpoint_ok ? "signed by the appliance, size, root and consistency "
