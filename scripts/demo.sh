@@ -5,7 +5,9 @@
 #   CM:  tallyd starts, imports the quota, enrols 4 jigs
 #   line: 4 tally-jig processes program 120 simulated DUTs in parallel,
 #         so exactly 100 get tokens and 20 are refused (QUOTA_EXHAUSTED)
-#   OEM: the exported log is reconciled against the quota
+#   OEM: the exported log is reconciled against the quota into the OEM's
+#        ledger; the OEM cosigns a receipt, the CM imports it, and the next
+#        (incremental) export is verified against the ledger
 #
 # Ends with one line: demo: OK issued=... refused=... reconciled=... anomalies=...
 # (or demo: FAILED ... and a non-zero exit).
@@ -157,17 +159,33 @@ say "== CM: exporting the signed log for the OEM"
 ctl log export --out "$work/export.tlx" >/dev/null || fail "tallyctl log export"
 say "   $(ctl checkpoint | head -3 | tr '\n' ' ')"
 
-say "== OEM: reconciling the export against the quota"
-"$bin/tally-oem" reconcile --root "$work/oem/oem-root.pub" "$work/export.tlx" \
-	>"$work/reconcile.txt" 2>&1
+say "== OEM: reconciling the export against the quota, into the OEM's ledger"
+mkdir -p "$work/oem/ledger"
+"$bin/tally-oem" reconcile --ledger "$work/oem/ledger" --root "$work/oem/oem-root.pub" \
+	--html "$work/oem/report.html" "$work/export.tlx" >"$work/reconcile.txt" 2>&1
 rc=$?
 sed 's/^/   /' "$work/reconcile.txt"
-reconciled=$(sed -n 's/^ *tokens: *\([0-9]*\)$/\1/p' "$work/reconcile.txt")
-anomalies=$(sed -n 's/^ *anomalies: *\([0-9]*\)$/\1/p' "$work/reconcile.txt")
+reconciled=$(sed -n 's/^ *tokens: *\([0-9]*\).*$/\1/p' "$work/reconcile.txt" | head -1)
+anomalies=$(sed -n 's/^ *anomalies: *\([0-9]*\).*$/\1/p' "$work/reconcile.txt" | head -1)
 [ -n "$reconciled" ] && [ -n "$anomalies" ] || fail "reconcile printed no report (exit $rc)"
+[ "$rc" -eq 0 ] || fail "issued=$issued refused=$refused reconciled=$reconciled anomalies=$anomalies (reconcile exit $rc)"
+say "   HTML report for the OEM's managers: $work/oem/report.html"
+
+say "== OEM: cosigning the verified checkpoint as a receipt; CM imports it"
+"$bin/tally-oem" receipt --key "$work/oem/oem-root.key" --ledger "$work/oem/ledger" \
+	--appliance "$key_id" --out "$work/oem/receipt.txt" >/dev/null ||
+	fail "tally-oem receipt"
+ctl receipt import "$work/oem/receipt.txt" | sed 's/^/   /' || fail "tallyctl receipt import"
+
+say "== CM: the next export starts at the receipt (incremental); the OEM checks it"
+ctl log export --out "$work/export2.tlx" >/dev/null || fail "tallyctl log export (after the receipt)"
+"$bin/tally-oem" reconcile --ledger "$work/oem/ledger" --root "$work/oem/oem-root.pub" \
+	"$work/export2.tlx" >"$work/reconcile2.txt" 2>&1 ||
+	{ cat "$work/reconcile2.txt"; fail "second reconcile against the ledger"; }
+say "   $(grep -m1 -i 'entries' "$work/reconcile2.txt" | sed 's/^ *//'), consistent with the receipted checkpoint"
 
 summary="issued=$issued refused=$refused reconciled=$reconciled anomalies=$anomalies"
-if [ "$rc" -eq 0 ] && [ "$issued" -eq $UNITS ] && [ "$exhausted" -eq $((JIGS * DUTS_PER_JIG - UNITS)) ] &&
+if [ "$issued" -eq $UNITS ] && [ "$exhausted" -eq $((JIGS * DUTS_PER_JIG - UNITS)) ] &&
 	[ "$refused" -eq "$exhausted" ] && [ "$failed" -eq 0 ] &&
 	[ "$reconciled" -eq $UNITS ] && [ "$anomalies" -eq 0 ]; then
 	say "== stopping tallyd"
@@ -176,4 +194,4 @@ if [ "$rc" -eq 0 ] && [ "$issued" -eq $UNITS ] && [ "$exhausted" -eq $((JIGS * D
 	say "demo: OK $summary"
 	exit 0
 fi
-fail "$summary (reconcile exit $rc)"
+fail "$summary"
