@@ -263,17 +263,10 @@ check_tree(struct issue_ctx *ctx, struct store_txn *t)
 static int
 load_receipt(struct issue_ctx *ctx, struct store_txn *t)
 {
-	const uint8_t *v;
-	size_t vlen;
 	int r;
 
-	r = store_txn_get(t, STORE_DB_META, STORE_META_RECEIPT,
-	    strlen(STORE_META_RECEIPT), &v, &vlen);
-	if (r == TALLY_ERR_NOT_FOUND)
-		return 0;
-	if (r != 0 || vlen != 8)
-		return r != 0 ? r : TALLY_ERR_STORAGE;
-	ctx->receipt_size = store_be64_get(v);
+	if ((r = store_meta_u64(t, STORE_META_RECEIPT, &ctx->receipt_size)) != 0)
+		return r;
 	return ctx->receipt_size <= ctx->next_index ? 0 : TALLY_ERR_STORAGE;
 }
 

@@ -162,8 +162,6 @@ query_status(struct store *st, struct tally_arena *a, Tally__StatusResponse *out
 {
 	struct walk wk = { .a = a, .now = tally_now(), .fn = product_status };
 	struct store_txn t;
-	const uint8_t *v;
-	size_t vlen;
 	int r;
 
 	if ((r = store_txn_begin(st, &t, false)) != 0)
@@ -171,12 +169,8 @@ query_status(struct store *st, struct tally_arena *a, Tally__StatusResponse *out
 	if ((r = meta_dup(&t, a, STORE_META_KEY_ID, &out->appliance_key_id)) != 0 ||
 	    (r = walk_quotas(&t, &wk)) != 0)
 		return finish(&t, r == TALLY_ERR_NOT_FOUND ? TALLY_ERR_STORAGE : r);
-	r = store_txn_get(&t, STORE_DB_META, STORE_META_NEXT, strlen(STORE_META_NEXT),
-	    &v, &vlen);
-	if (r == 0 && vlen == 8)
-		out->log_size = store_be64_get(v);
-	else if (r != TALLY_ERR_NOT_FOUND)
-		return finish(&t, r != 0 ? r : TALLY_ERR_STORAGE);
+	if ((r = store_meta_u64(&t, STORE_META_NEXT, &out->log_size)) != 0)
+		return finish(&t, r);
 	out->quotas = (Tally__ProductStatus **)wk.items;
 	out->n_quotas = wk.n;
 	out->tokens_issued = wk.tokens;

@@ -27,19 +27,7 @@ finish(struct store_txn *t, int r)
 static int
 log_size(struct store_txn *t, uint64_t *n)
 {
-	const uint8_t *v;
-	size_t vlen;
-	int r;
-
-	r = store_txn_get(t, STORE_DB_META, STORE_META_NEXT, strlen(STORE_META_NEXT),
-	    &v, &vlen);
-	*n = 0;
-	if (r == TALLY_ERR_NOT_FOUND)
-		return 0;
-	if (r != 0 || vlen != 8)
-		return r != 0 ? r : TALLY_ERR_STORAGE;
-	*n = store_be64_get(v);
-	return 0;
+	return store_meta_u64(t, STORE_META_NEXT, n);
 }
 
 /* *size, or when it is 0 the latest stored checkpoint's size. */
@@ -204,19 +192,7 @@ query_log_consistency(struct store *st, uint64_t from_size, uint64_t to_size,
 static int
 receipt_size(struct store_txn *t, uint64_t *size)
 {
-	const uint8_t *v;
-	size_t vlen;
-	int r;
-
-	*size = 0;
-	r = store_txn_get(t, STORE_DB_META, STORE_META_RECEIPT, strlen(STORE_META_RECEIPT),
-	    &v, &vlen);
-	if (r == TALLY_ERR_NOT_FOUND)
-		return 0;
-	if (r != 0 || vlen != 8)
-		return r != 0 ? r : TALLY_ERR_STORAGE;
-	*size = store_be64_get(v);
-	return 0;
+	return store_meta_u64(t, STORE_META_RECEIPT, size);
 }
 
 /* Appliance identity of the header: SPKI and origin. */

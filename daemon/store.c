@@ -473,3 +473,22 @@ store_check_key(struct store *st, EVP_PKEY *key)
 	OPENSSL_free(spki);
 	return r;
 }
+
+int
+store_meta_u64(struct store_txn *t, const char *name, uint64_t *v)
+{
+	const uint8_t *val;
+	size_t len;
+	int r;
+
+	*v = 0;
+	r = store_txn_get(t, STORE_DB_META, name, strlen(name), &val, &len);
+	if (r == TALLY_ERR_NOT_FOUND)
+		return 0;
+	if (r != 0)
+		return r;
+	if (len != 8)
+		return TALLY_ERR_STORAGE;
+	*v = store_be64_get(val);
+	return 0;
+}

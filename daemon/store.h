@@ -111,6 +111,11 @@ int store_txn_put(struct store_txn *t, enum store_db db, const void *key,
 int store_txn_get(struct store_txn *t, enum store_db db, const void *key,
     size_t klen, const uint8_t **val, size_t *vlen);
 
+/* An optional 8-byte big-endian counter of meta (e.g. STORE_META_NEXT,
+ * STORE_META_RECEIPT) into *v; 0 when it is absent. Errors: those of
+ * store_txn_get but TALLY_ERR_NOT_FOUND, TALLY_ERR_STORAGE (not 8 bytes). */
+int store_meta_u64(struct store_txn *t, const char *name, uint64_t *v);
+
 /* Calls fn(arg, key, klen, val, vlen) for every record of db whose key is
  * >= from (fromlen bytes; NULL/0: from the first), in key order, until fn
  * returns non-zero (1 stops with 0; a negative code stops with it, not
