@@ -94,28 +94,56 @@ tally_quota_check(const Tally__Quota *q)
 	return 0;
 }
 
+/* The shared path of the *_open functions: the envelope of type pt signed
+ * by key, its payload unpacked as desc and accepted by check. *out is
+ * freed with protobuf_c_message_free_unpacked (or the type's own
+ * free_unpacked). Errors: those of tally_dsse_open, TALLY_ERR_INVALID. */
+static int
+open_payload(const uint8_t *env, size_t len, const char *pt, EVP_PKEY *key,
+    const ProtobufCMessageDescriptor *desc, int (*check)(const void *),
+    ProtobufCMessage **out)
+{
+	Tally__Envelope *e = NULL;
+	ProtobufCMessage *m;
+	int r;
+
+	if ((r = tally_dsse_open(env, len, pt, key, &e)) != 0)
+		return r;
+	m = protobuf_c_message_unpack(desc, NULL, e->payload.len, e->payload.data);
+	tally__envelope__free_unpacked(e, NULL);
+	if (m == NULL || check(m) != 0) {
+		if (m != NULL)
+			protobuf_c_message_free_unpacked(m, NULL);
+		return TALLY_ERR_INVALID;
+	}
+	*out = m;
+	return 0;
+}
+
+static int
+quota_check_any(const void *m)
+{
+	return tally_quota_check(m);
+}
+
+static int
+token_check_any(const void *m)
+{
+	return tally_token_check(m);
+}
+
+static int
+report_check_any(const void *m)
+{
+	return tally_report_check(m);
+}
+
 int
 tally_quota_open(const uint8_t *env, size_t len, EVP_PKEY *oem_root,
     Tally__Quota **out)
 {
-	Tally__Envelope *e = NULL;
-	Tally__Quota *q = NULL;
-	int r;
-
-	if ((r = tally_dsse_open(env, len, TALLY_PT_QUOTA, oem_root, &e)) != 0)
-		return r;
-	q = tally__quota__unpack(NULL, e->payload.len, e->payload.data);
-	if (q == NULL || (r = tally_quota_check(q)) != 0) {
-		r = TALLY_ERR_INVALID;
-		goto out;
-	}
-	*out = q;
-	q = NULL;
- out:
-	if (q != NULL)
-		tally__quota__free_unpacked(q, NULL);
-	tally__envelope__free_unpacked(e, NULL);
-	return r;
+	return open_payload(env, len, TALLY_PT_QUOTA, oem_root, &tally__quota__descriptor, quota_check_any,
+	    (ProtobufCMessage **)out);
 }
 
 int
@@ -159,24 +187,8 @@ int
 tally_token_open(const uint8_t *env, size_t len, EVP_PKEY *appliance,
     Tally__Token **out)
 {
-	Tally__Envelope *e = NULL;
-	Tally__Token *t = NULL;
-	int r;
-
-	if ((r = tally_dsse_open(env, len, TALLY_PT_TOKEN, appliance, &e)) != 0)
-		return r;
-	t = tally__token__unpack(NULL, e->payload.len, e->payload.data);
-	if (t == NULL || (r = tally_token_check(t)) != 0) {
-		r = TALLY_ERR_INVALID;
-		goto out;
-	}
-	*out = t;
-	t = NULL;
- out:
-	if (t != NULL)
-		tally__token__free_unpacked(t, NULL);
-	tally__envelope__free_unpacked(e, NULL);
-	return r;
+	return open_payload(env, len, TALLY_PT_TOKEN, appliance, &tally__token__descriptor, token_check_any,
+	    (ProtobufCMessage **)out);
 }
 
 int
@@ -194,24 +206,8 @@ int
 tally_report_open(const uint8_t *env, size_t len, EVP_PKEY *jig,
     Tally__InstallReport **out)
 {
-	Tally__Envelope *e = NULL;
-	Tally__InstallReport *rep = NULL;
-	int r;
-
-	if ((r = tally_dsse_open(env, len, TALLY_PT_REPORT, jig, &e)) != 0)
-		return r;
-	rep = tally__install_report__unpack(NULL, e->payload.len, e->payload.data);
-	if (rep == NULL || (r = tally_report_check(rep)) != 0) {
-		r = TALLY_ERR_INVALID;
-		goto out;
-	}
-	*out = rep;
-	rep = NULL;
- out:
-	if (rep != NULL)
-		tally__install_report__free_unpacked(rep, NULL);
-	tally__envelope__free_unpacked(e, NULL);
-	return r;
+	return open_payload(env, len, TALLY_PT_REPORT, jig, &tally__install_report__descriptor, report_check_any,
+	    (ProtobufCMessage **)out);
 }
 
 /* The appliance key of a bundle: an SPKI hashing to the quota's key ID. */
