@@ -43,13 +43,22 @@ CTL_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(filter-out ctl/main.c,$(wildcard ctl
 OEM_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(filter-out oem/main.c,$(wildcard oem/*.c)))
 JIG_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(filter-out jig-firmware/main.c,$(wildcard jig-firmware/*.c)))
 
+# The simulated USB DUT (jig-firmware/usbsim/, tally-dutsim): umockdev + GLib,
+# never linked into tally-jig.
+USBSIM_PKGS  := umockdev-1.0 gio-2.0
+USBSIM_CFLAGS = $(shell pkg-config --cflags $(USBSIM_PKGS) 2>/dev/null)
+USBSIM_LIBS   = $(shell pkg-config --libs $(USBSIM_PKGS) 2>/dev/null)
+USBSIM_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(filter-out jig-firmware/usbsim/main.c,$(wildcard jig-firmware/usbsim/*.c)))
+
 LIBTALLY   := $(BUILD)/libtally.a
 LIBDAEMON  := $(BUILD)/libtallyd.a
 LIBCTL     := $(BUILD)/libtallyctl.a
 LIBOEM     := $(BUILD)/libtallyoem.a
 LIBJIG     := $(BUILD)/libtallyjig.a
+LIBUSBSIM  := $(BUILD)/libusbsim.a
 
-BINS := $(BUILD)/tallyd $(BUILD)/tallyctl $(BUILD)/tally-oem $(BUILD)/tally-jig
+BINS := $(BUILD)/tallyd $(BUILD)/tallyctl $(BUILD)/tally-oem $(BUILD)/tally-jig \
+        $(if $(wildcard jig-firmware/usbsim/main.c),$(BUILD)/tally-dutsim)
 
 TEST_SRC   := $(wildcard tests/unit/test_*.c tests/integration/test_*.c)
 TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
@@ -78,6 +87,11 @@ $(BUILD)/%.o: %.c $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+# GLib headers need the umockdev/GLib include paths.
+$(BUILD)/jig-firmware/usbsim/%.o: jig-firmware/usbsim/%.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Ijig-firmware $(CFLAGS) $(USBSIM_CFLAGS) -MMD -MP -c -o $@ $<
+
 $(LIBTALLY): $(LIB_OBJ) $(PROTO_OBJ)
 	$(AR) rcs $@ $^
 $(LIBDAEMON): $(DAEMON_OBJ)
@@ -92,6 +106,9 @@ $(LIBOEM): $(OEM_OBJ)
 $(LIBJIG): $(JIG_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
+$(LIBUSBSIM): $(USBSIM_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
 
 $(BUILD)/tallyd: $(BUILD)/daemon/main.o $(LIBDAEMON) $(LIBTALLY)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -101,6 +118,8 @@ $(BUILD)/tally-oem: $(BUILD)/oem/main.o $(LIBOEM) $(LIBTALLY)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tally-jig: $(BUILD)/jig-firmware/main.o $(LIBJIG) $(LIBTALLY)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tally-dutsim: $(BUILD)/jig-firmware/usbsim/main.o $(LIBUSBSIM) $(LIBJIG) $(LIBTALLY)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(USBSIM_LIBS)
 
 # Tests link every archive; unused members are not pulled in.
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(HARNESS_OBJ) $(LIBDAEMON) $(LIBJIG) $(LIBOEM) $(LIBCTL) $(LIBTALLY)

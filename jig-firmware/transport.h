@@ -61,10 +61,14 @@ struct jig_dut_ops {
 	 * Errors: TALLY_ERR_IO, TALLY_ERR_TIMEOUT, TALLY_ERR_INVALID. */
 	int (*read_identity)(void *ctx, struct jig_dut_identity *id);
 
-	/* Optional (NULL when the DUT has no attestation key). Asks the DUT to
-	 * sign nonce (TALLY_NONCE_LEN bytes) with its attestation key; writes
-	 * at most cap bytes to out and sets *len. Reserved for issue 4.
-	 * Errors: TALLY_ERR_IO, TALLY_ERR_TIMEOUT, TALLY_ERR_TOO_LARGE. */
+	/* Optional (NULL when the backend never attests). Gives the DUT the
+	 * appliance's challenge nonce (TALLY_NONCE_LEN bytes) and reads back
+	 * its attestation record (lib/attest.h, at most TALLY_ATTESTATION_MAX
+	 * bytes): writes at most cap bytes to out and sets *len. USB:
+	 * TDP_SET_CHALLENGE then TDP_GET_ATTESTATION (jig-firmware/dutproto.h).
+	 * Errors: TALLY_ERR_UNSUPPORTED (this DUT has no attestation key: the
+	 * jig then asks for a token without attestation), TALLY_ERR_IO,
+	 * TALLY_ERR_TIMEOUT, TALLY_ERR_TOO_LARGE. */
 	int (*attest)(void *ctx, const uint8_t nonce[TALLY_NONCE_LEN],
 	    uint8_t *out, size_t cap, size_t *len);
 
