@@ -13,6 +13,7 @@
 #include "log.h"
 #include "jig.pb-c.h"
 #include "issue.h"
+#include "issue_attest.h"
 #include "writer.h"
 
 #define TOKEN_PAYLOAD_MAX 1024   /* a Token is < 400 bytes with every field at its maximum */
@@ -232,7 +233,8 @@ bundle_pack(struct issue_ctx *ctx, const struct quota_entry *qe,
 	return 0;
 }
 
-/* Returns the token already issued at index, rebuilt from the log. */
+/* Returns the token already issued at index, rebuilt from the log, once
+ * the quota's attestation policy allows it (issue_attest_reissue). */
 static void
 reissue(struct issue_ctx *ctx, struct store_txn *t, const struct quota_entry *qe,
     uint64_t index, struct wreq *r)
@@ -245,16 +247,23 @@ reissue(struct issue_ctx *ctx, struct store_txn *t, const struct quota_entry *qe
 	store_be64_put(key, index);
 	if (store_txn_get(t, STORE_DB_LOG, key, 8, &v, &vlen) != 0 ||
 	    (e = tally__log_entry__unpack(NULL, vlen, v)) == NULL ||
-	    e->body_case != TALLY__LOG_ENTRY__BODY_TOKEN_ISSUED ||
-	    bundle_pack(ctx, qe, e->token_issued->token.data,
-	    e->token_issued->token.len, r) != 0) {
+	    e->body_case != TALLY__LOG_ENTRY__BODY_TOKEN_ISSUED) {
 		log_err("token at log index %llu is unreadable",
 		    (unsigned long long)index);
 		issue_fail(r, TALLY__ERROR_CODE__INTERNAL, "stored token unreadable");
-	} else {
-		r->reissued = true;
-		r->log_index = index;
+		goto out;
 	}
+	if (issue_attest_reissue(ctx, t, qe, e->token_issued->token.data,
+	    e->token_issued->token.len, r) != 0)
+		goto out;   /* refused: r->error is set */
+	if (bundle_pack(ctx, qe, e->token_issued->token.data,
+	    e->token_issued->token.len, r) != 0) {
+		issue_fail(r, TALLY__ERROR_CODE__INTERNAL, "out of memory");
+		goto out;
+	}
+	r->reissued = true;
+	r->log_index = index;
+ out:
 	if (e != NULL)
 		tally__log_entry__free_unpacked(e, NULL);
 }
@@ -327,7 +336,8 @@ find_by_product(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r,
 	return TALLY_ERR_NOT_FOUND;
 }
 
-/* Checks of DESIGN.md §5 for a new token; *fw: the digest to bind. */
+/* Checks of DESIGN.md §5 for a new token before attestation (time,
+ * firmware); *fw: the digest to bind. */
 static int
 check_quota(const struct issue_ctx *ctx, const struct quota_entry *qe,
     struct wreq *r, const uint8_t **fw)
@@ -345,10 +355,20 @@ check_quota(const struct issue_ctx *ctx, const struct quota_entry *qe,
 	else if (!r->in.issue.has_firmware && q->n_firmware_digests != 1)
 		issue_fail(r, TALLY__ERROR_CODE__BAD_REQUEST,
 		    "firmware digest required: the quota allows %zu", q->n_firmware_digests);
-	else if (q->attestation == TALLY__ATTESTATION_POLICY__ATTESTATION_REQUIRED)
-		issue_fail(r, TALLY__ERROR_CODE__ATTESTATION_FAILED,
-		    "attestation not supported until issue 4");
-	else if (qe->rec->issued - qe->rec->returned >= q->units)
+	if (r->error != 0)
+		return -1;
+	*fw = r->in.issue.has_firmware ? r->in.issue.firmware :
+	    q->firmware_digests[0].data;
+	return 0;
+}
+
+/* Checks after attestation: units left, unreconciled window. */
+static int
+check_units(const struct quota_entry *qe, struct wreq *r)
+{
+	const Tally__Quota *q = qe->q;
+
+	if (qe->rec->issued - qe->rec->returned >= q->units)
 		issue_fail(r, TALLY__ERROR_CODE__QUOTA_EXHAUSTED,
 		    "quota exhausted: %llu of %llu units issued",
 		    (unsigned long long)qe->rec->issued, (unsigned long long)q->units);
@@ -358,17 +378,14 @@ check_quota(const struct issue_ctx *ctx, const struct quota_entry *qe,
 		    "export the log and import the receipt",
 		    (unsigned long long)(qe->rec->issued - qe->rec->reconciled),
 		    (unsigned long long)q->max_unreconciled);
-	if (r->error != 0)
-		return -1;
-	*fw = r->in.issue.has_firmware ? r->in.issue.firmware :
-	    q->firmware_digests[0].data;
-	return 0;
+	return r->error != 0 ? -1 : 0;
 }
 
 /* Signs the token payload for log index ctx->next_index. */
 static int
 sign_token(struct issue_ctx *ctx, const struct quota_entry *qe,
-    const uint8_t *fw, const struct wreq *r, uint8_t **env, size_t *envlen)
+    const uint8_t *fw, const struct issue_attestation *att, const struct wreq *r,
+    uint8_t **env, size_t *envlen)
 {
 	Tally__Token tok = TALLY__TOKEN__INIT;
 	const Tally__Quota *q = qe->q;
@@ -392,6 +409,11 @@ sign_token(struct issue_ctx *ctx, const struct quota_entry *qe,
 	tok.issued_at = ctx->now;
 	tok.nonce.data = (uint8_t *)r->in.issue.nonce;
 	tok.nonce.len = TALLY_NONCE_LEN;
+	if (att->present) {
+		tok.attestation_key_id = (ProtobufCBinaryData){ 32, (uint8_t *)att->key_id };
+		tok.boot_key_hash = (ProtobufCBinaryData){ 32, (uint8_t *)att->boot_key_hash };
+		tok.software_version = att->software_version;
+	}
 	if ((n = tally__token__get_packed_size(&tok)) > sizeof(payload))
 		return TALLY_ERR_TOO_LARGE;
 	tally__token__pack(&tok, payload);
@@ -401,7 +423,8 @@ sign_token(struct issue_ctx *ctx, const struct quota_entry *qe,
 /* Issues a new token under qe: sign, log, devices, counters, bundle. */
 static void
 make_token(struct issue_ctx *ctx, struct store_txn *t, struct quota_entry *qe,
-    struct jig_entry *je, const uint8_t *fw, struct wreq *r)
+    struct jig_entry *je, const uint8_t *fw, const struct issue_attestation *att,
+    struct wreq *r)
 {
 	Tally__LogEntry e = TALLY__LOG_ENTRY__INIT;
 	Tally__LogTokenIssued ti = TALLY__LOG_TOKEN_ISSUED__INIT;
@@ -410,7 +433,7 @@ make_token(struct issue_ctx *ctx, struct store_txn *t, struct quota_entry *qe,
 	uint64_t index;
 	int rc;
 
-	if ((rc = sign_token(ctx, qe, fw, r, &env, &envlen)) != 0) {
+	if ((rc = sign_token(ctx, qe, fw, att, r, &env, &envlen)) != 0) {
 		log_tally_err(rc, "cannot sign a token");
 		issue_fail(r, TALLY__ERROR_CODE__INTERNAL, "token signing failed");
 		return;
@@ -457,6 +480,7 @@ void
 issue_token(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r)
 {
 	struct quota_entry *qe = NULL;
+	struct issue_attestation att;
 	struct jig_entry *je;
 	const uint8_t *fw;
 	uint64_t index;
@@ -479,7 +503,8 @@ issue_token(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r)
 	if (rc == 0)
 		reissue(ctx, t, qe, index, r);
 	else if (rc == TALLY_ERR_NOT_FOUND && r->error == 0 &&
-	    check_quota(ctx, qe, r, &fw) == 0)
-		make_token(ctx, t, qe, je, fw, r);
+	    check_quota(ctx, qe, r, &fw) == 0 &&
+	    issue_attest(ctx, t, qe, r, NULL, &att) == 0 && check_units(qe, r) == 0)
+		make_token(ctx, t, qe, je, fw, &att, r);
 }
 

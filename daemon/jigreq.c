@@ -7,6 +7,7 @@
 
 #include "arena.h"
 #include "artifact.h"
+#include "attest.h"
 #include "daemon.h"
 #include "dsse.h"
 #include "err.h"
@@ -151,8 +152,8 @@ issue_invalid(const Tally__IssueTokenRequest *it)
 		return "nonce must be 32 bytes";
 	if (it->firmware_digest.len != 0 && it->firmware_digest.len != TALLY_DIGEST_LEN)
 		return "firmware_digest must be 32 bytes or empty";
-	if (it->attestation.len != 0)
-		return "attestation is not supported by this appliance";
+	if (it->attestation.len > TALLY_ATTESTATION_MAX)
+		return "attestation must be at most 254 bytes";
 	return NULL;
 }
 
@@ -211,6 +212,9 @@ do_issue(struct session *s, Tally__Request *rq)
 	w->in.issue.has_firmware = it->firmware_digest.len != 0;
 	if (w->in.issue.has_firmware)
 		memcpy(w->in.issue.firmware, it->firmware_digest.data, TALLY_DIGEST_LEN);
+	if (it->attestation.len > 0)
+		memcpy(w->in.issue.attestation, it->attestation.data, it->attestation.len);
+	w->in.issue.attestation_len = it->attestation.len;
 	s->in_flight++;
 	writer_submit(s->d->writer, w);
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <event2/event.h>
 #include <openssl/evp.h>
+#include "attest.h"
 
 struct store;
 struct writer;
@@ -50,6 +51,8 @@ struct wreq {
 			uint8_t nonce[32];          /* already checked and consumed by the loop */
 			bool has_firmware;
 			uint8_t firmware[32];
+			uint8_t attestation[TALLY_ATTESTATION_MAX]; /* the DUT's record, as sent */
+			size_t attestation_len;     /* 0: none; checked in the writer */
 		} issue;
 		struct {
 			uint8_t *env;               /* serialized report Envelope, owned (free()) */
