@@ -19,11 +19,14 @@ struct quota_opts {
 	uint8_t digests[TALLY_FIRMWARE_MAX][TALLY_DIGEST_LEN];
 	const char *key_uri, *appliance_pub, *appliance_kid, *out;
 	const char *not_before, *not_after, *valid_days, *serial_first, *serial_last;
+	const char *att_paths[TALLY_ATT_KEYS_MAX];  /* --attestation-key PEM files */
+	ProtobufCBinaryData att[TALLY_ATT_KEYS_MAX]; /* their SPKIs (OPENSSL_free) */
+	size_t n_att;
 	int json;
 };
 
 enum { O_KEY = 256, O_APUB, O_AKID, O_PRODUCT, O_UNITS, O_FW, O_FWD, O_SF, O_SL,
-	O_NB, O_NA, O_VD, O_MAXU, O_SCRAP, O_OUT, O_JSON, O_HELP };
+	O_NB, O_NA, O_VD, O_MAXU, O_SCRAP, O_OUT, O_JSON, O_HELP, O_ATT };
 
 static const struct option quota_options[] = {
 	{ "key", required_argument, NULL, O_KEY },
@@ -40,6 +43,7 @@ static const struct option quota_options[] = {
 	{ "valid-days", required_argument, NULL, O_VD },
 	{ "max-unreconciled", required_argument, NULL, O_MAXU },
 	{ "scrap-allowance", required_argument, NULL, O_SCRAP },
+	{ "attestation-key", required_argument, NULL, O_ATT },
 	{ "out", required_argument, NULL, O_OUT },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, O_HELP },
@@ -102,6 +106,13 @@ quota_opt(const struct oem_cmd *self, struct quota_opts *o, int ch, const char *
 	    &s->max_unreconciled);
 	case O_SCRAP: return number(self, "scrap-allowance", arg, 0, UINT64_MAX,
 	    &s->scrap_allowance);
+	case O_ATT:
+		if (o->n_att >= TALLY_ATT_KEYS_MAX) {
+			oem_errx(self, "at most %d --attestation-key per quota", TALLY_ATT_KEYS_MAX);
+			return -1;
+		}
+		o->att_paths[o->n_att++] = arg;
+		return 0;
 	case O_OUT: o->out = arg; return 0;
 	case O_JSON: o->json = 1; return 0;
 	case O_HELP: return 1;
@@ -191,6 +202,57 @@ load_keys(const struct oem_cmd *self, struct quota_opts *o, EVP_PKEY **oem,
 	return 0;
 }
 
+/* The public keys of --attestation-key (PEM "PUBLIC KEY", or the public
+ * half of a private key file) as SPKIs in o->att; none twice. */
+static int
+load_attestation_keys(const struct oem_cmd *self, struct quota_opts *o)
+{
+	EVP_PKEY *k = NULL;
+	size_t i, j;
+	int r;
+
+	for (i = 0; i < o->n_att; i++) {
+		if ((r = tally_key_load_public(o->att_paths[i], &k)) != 0 ||
+		    (r = tally_key_spki(k, &o->att[i].data, &o->att[i].len)) != 0) {
+			oem_errx(self, "--attestation-key %s: %s", o->att_paths[i],
+			    r == TALLY_ERR_KEY ? "not an ECDSA P-256 or Ed25519 key" :
+			    r == TALLY_ERR_NOT_FOUND ? "no such file, or no PEM key in it" :
+			    tally_strerror(r));
+			EVP_PKEY_free(k);
+			return -1;
+		}
+		EVP_PKEY_free(k);
+		k = NULL;
+		for (j = 0; j < i; j++)
+			if (o->att[j].len == o->att[i].len &&
+			    memcmp(o->att[j].data, o->att[i].data, o->att[i].len) == 0) {
+				oem_errx(self, "--attestation-key %s: the same key as %s",
+				    o->att_paths[i], o->att_paths[j]);
+				return -1;
+			}
+	}
+	o->spec.attestation_keys = o->att;
+	o->spec.n_attestation_keys = o->n_att;
+	return 0;
+}
+
+/* Key IDs of the attestation keys, for --json. */
+static json_t *
+attestation_json(const struct quota_opts *o)
+{
+	char hex[2 * TALLY_KEY_ID_LEN + 1];
+	uint8_t id[TALLY_KEY_ID_LEN];
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < o->n_att; i++) {
+		tally_key_id_spki(o->att[i].data, o->att[i].len, id);
+		tally_hex(id, sizeof(id), hex);
+		json_array_append_new(a, json_string(hex));
+	}
+	return a;
+}
+
 static int
 quota_print(const struct oem_cmd *self, const struct quota_opts *o,
     const uint8_t qid[TALLY_QUOTA_ID_LEN])
@@ -206,12 +268,17 @@ quota_print(const struct oem_cmd *self, const struct quota_opts *o,
 		oem_fmt_time(o->spec.not_after, na);
 		printf("quota ID: %s\nwrote %s: %llu units of %s, valid from %s until %s\n",
 		    hex, o->out, (unsigned long long)o->spec.units, o->spec.product, nb, na);
+		if (o->n_att > 0)
+			printf("attestation required: %zu trusted key%s\n", o->n_att,
+			    o->n_att == 1 ? "" : "s");
 		return OEM_EXIT_OK;
 	}
-	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "quota_id", hex,
+	j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o}", "quota_id", hex,
 	    "out", o->out, "product", o->spec.product, "units", (json_int_t)o->spec.units,
 	    "not_before", (json_int_t)o->spec.not_before,
-	    "not_after", (json_int_t)o->spec.not_after);
+	    "not_after", (json_int_t)o->spec.not_after,
+	    "attestation", o->n_att > 0 ? "required" : "none",
+	    "attestation_key_ids", attestation_json(o));
 	if (j == NULL || json_dumpf(j, stdout, JSON_INDENT(2)) != 0) {
 		json_decref(j);
 		oem_errx(self, "cannot print JSON");
@@ -249,7 +316,7 @@ quota_create_run(const struct oem_cmd *self, struct quota_opts *o)
 		oem_errx(self, "%s exists; refusing to overwrite a quota file", o->out);
 		return OEM_EXIT_USAGE;
 	}
-	if (load_keys(self, o, &oem, &spki) != 0)
+	if (load_keys(self, o, &oem, &spki) != 0 || load_attestation_keys(self, o) != 0)
 		goto out;
 	o->spec.oem_key = oem;
 	if ((r = oem_quota_create(&o->spec, qid, &env, &envlen)) != 0) {
@@ -265,6 +332,8 @@ quota_create_run(const struct oem_cmd *self, struct quota_opts *o)
  out:
 	free(env);
 	OPENSSL_free(spki);
+	for (size_t i = 0; i < o->n_att; i++)
+		OPENSSL_free(o->att[i].data);
 	EVP_PKEY_free(oem);
 	return ex;
 }
@@ -307,7 +376,7 @@ const struct oem_cmd oem_cmd_quota_create = {
 		"         --units N (--firmware FILE | --firmware-digest HEX)... --out FILE\n"
 		"         [--serial-first N --serial-last N] [--not-before T]\n"
 		"         [--not-after T | --valid-days D] [--max-unreconciled N]\n"
-		"         [--scrap-allowance N] [--json]",
+		"         [--scrap-allowance N] [--attestation-key PEM]... [--json]",
 		"Create a quota for one appliance, signed by the OEM root key.",
 		"  --key URI               OEM root private key (file path or provider URI)\n"
 		"  --appliance-pub PEM     the appliance public key (tallyctl identity --out)\n"
@@ -323,6 +392,9 @@ const struct oem_cmd oem_cmd_quota_create = {
 		"                          T is Unix seconds or YYYY-MM-DDTHH:MM:SSZ\n"
 		"  --max-unreconciled N    stop issuing past N unreconciled tokens (0: no limit)\n"
 		"  --scrap-allowance N     units failed installs may return (default 0)\n"
+		"  --attestation-key PEM   require DUT attestation by this ECDSA P-256 or\n"
+		"                          Ed25519 public key (repeatable, <= 16); without\n"
+		"                          it the quota needs no attestation\n"
 		"  --out FILE              the quota file to write (never overwritten)\n"
 		"  --json                  print the quota ID and fields as JSON\n",
 	},

@@ -6,6 +6,36 @@
 #include "err.h"
 #include "quota_create.h"
 
+/* The attestation policy: REQUIRED with the spec's keys (each a usable
+ * SPKI, none twice), or NONE without keys. */
+static int
+attestation_fill(const struct oem_quota_spec *spec, Tally__Quota *q)
+{
+	size_t i, j;
+
+	if (spec->n_attestation_keys > TALLY_ATT_KEYS_MAX ||
+	    (spec->n_attestation_keys > 0 && spec->attestation_keys == NULL))
+		return TALLY_ERR_INVALID;
+	for (i = 0; i < spec->n_attestation_keys; i++) {
+		const ProtobufCBinaryData *k = &spec->attestation_keys[i];
+		EVP_PKEY *pub = NULL;
+
+		if (tally_key_from_spki(k->data, k->len, &pub) != 0)
+			return TALLY_ERR_INVALID;
+		EVP_PKEY_free(pub);
+		for (j = 0; j < i; j++)
+			if (spec->attestation_keys[j].len == k->len &&
+			    memcmp(spec->attestation_keys[j].data, k->data, k->len) == 0)
+				return TALLY_ERR_INVALID;
+	}
+	q->attestation_public_keys = (ProtobufCBinaryData *)spec->attestation_keys;
+	q->n_attestation_public_keys = spec->n_attestation_keys;
+	q->attestation = spec->n_attestation_keys > 0 ?
+	    TALLY__ATTESTATION_POLICY__ATTESTATION_REQUIRED :
+	    TALLY__ATTESTATION_POLICY__ATTESTATION_NONE;
+	return 0;
+}
+
 /* Fills q from spec; the arrays point into spec and digests (no copy). */
 static int
 quota_fill(const struct oem_quota_spec *spec, uint8_t *kid, uint8_t *qid,
@@ -44,9 +74,8 @@ quota_fill(const struct oem_quota_spec *spec, uint8_t *kid, uint8_t *qid,
 	q->not_after = spec->not_after;
 	q->max_unreconciled = spec->max_unreconciled;
 	q->scrap_allowance = spec->scrap_allowance;
-	q->attestation = TALLY__ATTESTATION_POLICY__ATTESTATION_NONE;
 	q->issued_at = spec->issued_at;
-	return 0;
+	return attestation_fill(spec, q);
 }
 
 int

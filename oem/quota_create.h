@@ -27,16 +27,23 @@ struct oem_quota_spec {
 	uint64_t max_unreconciled;            /* 0 = no limit */
 	uint64_t scrap_allowance;
 	int64_t issued_at;
+	const ProtobufCBinaryData *attestation_keys; /* DER SPKIs (P-256 or Ed25519) */
+	size_t n_attestation_keys;            /* 0..TALLY_ATT_KEYS_MAX; with any, the
+	                                         policy is ATTESTATION_REQUIRED */
 };
 
 /* Builds the Quota with a fresh random 16-byte quota_id (RAND_bytes),
  * checks it with tally_quota_check, and signs it. When appliance_spki is
  * given, the key ID bound is its SHA-256 and the SPKI is embedded (it must
- * be a P-256 or Ed25519 key). On success quota_id holds the new ID and
- * *env (free()) the serialized Envelope of *envlen bytes.
+ * be a P-256 or Ed25519 key). With attestation keys the quota's policy is
+ * ATTESTATION_REQUIRED and it lists them (each a P-256 or Ed25519 SPKI,
+ * no key twice); without, ATTESTATION_NONE. On success quota_id holds the
+ * new ID and *env (free()) the serialized Envelope of *envlen bytes.
  * Errors: TALLY_ERR_INVALID (a field out of range, see tally_quota_check;
- * an unusable appliance SPKI), TALLY_ERR_CRYPTO (no randomness, signing
- * failed), TALLY_ERR_TOO_LARGE, TALLY_ERR_NOMEM. */
+ * an unusable appliance SPKI; more than TALLY_ATT_KEYS_MAX attestation
+ * keys, one that is not a P-256/Ed25519 SPKI, or one listed twice),
+ * TALLY_ERR_CRYPTO (no randomness, signing failed), TALLY_ERR_TOO_LARGE,
+ * TALLY_ERR_NOMEM. */
 int oem_quota_create(const struct oem_quota_spec *spec,
     uint8_t quota_id[TALLY_QUOTA_ID_LEN], uint8_t **env, size_t *envlen);
 
