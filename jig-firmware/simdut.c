@@ -1,64 +1,58 @@
-/* simdut.c - a simulated DUT behind the transport interface, see simdut.h. */
+/* simdut.c - a simulated DUT behind the transport interface, see simdut.h.
+ * The operations are a USB host's side of docs/dut-protocol.md, sending
+ * control requests to the DUT model (dutmodel.h) instead of the bus. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/crypto.h>
+#include <time.h>
 #include <openssl/evp.h>
 #include "artifact.h"
+#include "attest.h"
+#include "dutproto.h"
 #include "err.h"
-#include "frame.h"
 #include "log.h"
 #include "simdut.h"
-#include "util.h"
+
+#define DFU_MANIFEST_POLLS 50   /* GETSTATUS polls before giving up */
 
 struct simdut {
-	uint8_t uid[TALLY_UID_MAX];
-	size_t uid_len;
-	char product[TALLY_PRODUCT_MAX + 1];
-	EVP_PKEY *oem_root;
-	enum jig_dut_state state;
-	int have_token;
-	uint8_t fw_digest[TALLY_DIGEST_LEN];  /* from the accepted token */
-	uint64_t token_index;
+	struct dutmodel *m;
 };
 
-static int
-printable(const char *s, size_t max)
+int
+simdut_new_ex(const uint8_t *uid, size_t uid_len, const char *product,
+    EVP_PKEY *oem_root, const struct simdut_options *o, struct simdut **out)
 {
-	size_t i, n = strlen(s);
+	struct dutmodel_config c;
+	struct simdut *d;
+	int r;
 
-	if (n > max)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (s[i] < 0x20 || s[i] > 0x7e)
-			return 0;
-	return 1;
+	memset(&c, 0, sizeof(c));
+	c.uid = uid;
+	c.uid_len = uid_len;
+	c.product = product;
+	c.oem_root = oem_root;
+	if (o != NULL) {
+		c.attestation_key = o->attestation_key;
+		memcpy(c.boot_key_hash, o->boot_key_hash, sizeof(c.boot_key_hash));
+		c.software_version = o->software_version;
+		c.fault = &o->fault;
+	}
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return TALLY_ERR_NOMEM;
+	if ((r = dutmodel_new(&c, &d->m)) != 0) {
+		free(d);
+		return r;
+	}
+	*out = d;
+	return 0;
 }
 
 int
 simdut_new(const uint8_t *uid, size_t uid_len, const char *product,
     EVP_PKEY *oem_root, struct simdut **out)
 {
-	struct simdut *d;
-
-	if (product == NULL)
-		product = "";
-	if (uid == NULL || uid_len == 0 || uid_len > TALLY_UID_MAX ||
-	    oem_root == NULL || !printable(product, TALLY_PRODUCT_MAX))
-		return TALLY_ERR_INVALID;
-	if ((d = calloc(1, sizeof(*d))) == NULL)
-		return TALLY_ERR_NOMEM;
-	if (EVP_PKEY_up_ref(oem_root) != 1) {
-		free(d);
-		return TALLY_ERR_CRYPTO;
-	}
-	memcpy(d->uid, uid, uid_len);
-	d->uid_len = uid_len;
-	snprintf(d->product, sizeof(d->product), "%s", product);
-	d->oem_root = oem_root;
-	d->state = JIG_DUT_BLANK;
-	*out = d;
-	return 0;
+	return simdut_new_ex(uid, uid_len, product, oem_root, NULL, out);
 }
 
 void
@@ -66,44 +60,187 @@ simdut_free(struct simdut *d)
 {
 	if (d == NULL)
 		return;
-	EVP_PKEY_free(d->oem_root);
+	dutmodel_free(d->m);
 	free(d);
+}
+
+void
+simdut_report(const struct simdut *d, struct dutmodel_report *r)
+{
+	dutmodel_report(d->m, r);
 }
 
 enum jig_dut_state
 simdut_state(const struct simdut *d)
 {
-	return d->state;
+	struct dutmodel_report r;
+
+	dutmodel_report(d->m, &r);
+	return r.state;
 }
 
 uint64_t
 simdut_token_index(const struct simdut *d)
 {
-	return d->have_token ? d->token_index : 0;
+	struct dutmodel_report r;
+
+	dutmodel_report(d->m, &r);
+	return r.token_index;
+}
+
+/* One control transfer. buf holds wlen bytes (OUT: sent; IN: room). */
+static enum dm_outcome
+xfer(struct simdut *d, uint8_t rt, uint8_t req, uint16_t value,
+    uint16_t index, uint8_t *buf, uint16_t wlen, size_t *got)
+{
+	struct dm_setup s = { rt, req, value, index, wlen };
+	size_t n = 0;
+	enum dm_outcome o;
+
+	o = dutmodel_control(d->m, &s, buf, &n);
+	if (got != NULL)
+		*got = n;
+	if (o != DM_ACK)
+		log_debug("simulated DUT: request 0x%02x/0x%02x: %s", rt, req,
+		    o == DM_STALL ? "stall" : o == DM_NAK ? "timeout" : "gone");
+	return o;
+}
+
+static int
+err_of(enum dm_outcome o)
+{
+	switch (o) {
+	case DM_ACK:	return 0;
+	case DM_NAK:	return TALLY_ERR_TIMEOUT;
+	default:	return TALLY_ERR_IO;
+	}
+}
+
+static int
+vendor_in(struct simdut *d, uint8_t req, uint8_t *buf, uint16_t cap, size_t *got)
+{
+	return err_of(xfer(d, TDP_RT_VENDOR_IN, req, 0, TDP_IFACE_VENDOR, buf,
+	    cap, got));
+}
+
+static int
+vendor_out(struct simdut *d, uint8_t req, uint16_t value, const uint8_t *data,
+    uint16_t len)
+{
+	uint8_t block[TDP_BLOCK];
+
+	if (len > 0)
+		memcpy(block, data, len);
+	return err_of(xfer(d, TDP_RT_VENDOR_OUT, req, value, TDP_IFACE_VENDOR,
+	    block, len, NULL));
+}
+
+static int
+printable_bytes(const uint8_t *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* The identity record (docs/dut-protocol.md §3.1), strictly. */
+static int
+parse_identity(const uint8_t *b, size_t n, struct jig_dut_identity *id,
+    uint8_t *flags)
+{
+	size_t ul, pl;
+
+	if (n < 5 || b[0] != TDP_VERSION || b[1] > JIG_DUT_REJECTED)
+		return TALLY_ERR_INVALID;
+	ul = b[3];
+	if (ul < 1 || ul > TALLY_UID_MAX || n < 5 + ul)
+		return TALLY_ERR_INVALID;
+	pl = b[4 + ul];
+	if (pl > JIG_DUT_PRODUCT_MAX || n != 5 + ul + pl ||
+	    !printable_bytes(b + 5 + ul, pl))
+		return TALLY_ERR_INVALID;
+	memset(id, 0, sizeof(*id));
+	memcpy(id->uid, b + 4, ul);
+	id->uid_len = ul;
+	memcpy(id->product, b + 5 + ul, pl);
+	id->state = (enum jig_dut_state)b[1];
+	*flags = b[2];
+	return 0;
+}
+
+static int
+identity(struct simdut *d, struct jig_dut_identity *id, uint8_t *flags)
+{
+	uint8_t b[TDP_IDENTITY_MAX];
+	size_t n;
+	int r;
+
+	if ((r = vendor_in(d, TDP_GET_IDENTITY, b, sizeof(b), &n)) != 0)
+		return r;
+	return parse_identity(b, n, id, flags);
 }
 
 static int
 sim_read_identity(void *ctx, struct jig_dut_identity *id)
 {
-	struct simdut *d = ctx;
+	uint8_t flags;
 
-	memset(id, 0, sizeof(*id));
-	memcpy(id->uid, d->uid, d->uid_len);
-	id->uid_len = d->uid_len;
-	snprintf(id->product, sizeof(id->product), "%s", d->product);
-	id->state = d->state;
+	return identity(ctx, id, &flags);
+}
+
+static int
+sim_attest(void *ctx, const uint8_t nonce[TALLY_NONCE_LEN], uint8_t *out,
+    size_t cap, size_t *len)
+{
+	struct simdut *d = ctx;
+	struct jig_dut_identity id;
+	uint8_t b[TALLY_ATTESTATION_MAX], flags = 0;
+	size_t n;
+	enum dm_outcome o;
+	int r;
+
+	if ((r = vendor_out(d, TDP_SET_CHALLENGE, 0, nonce, TALLY_NONCE_LEN)) != 0)
+		return r;
+	o = xfer(d, TDP_RT_VENDOR_IN, TDP_GET_ATTESTATION, 0, TDP_IFACE_VENDOR,
+	    b, sizeof(b), &n);
+	if (o == DM_STALL) {
+		/* No key, or a broken one: the identity flags say which. */
+		if ((r = identity(d, &id, &flags)) != 0)
+			return r;
+		return (flags & TDP_FLAG_ATTESTATION) ? TALLY_ERR_IO :
+		    TALLY_ERR_UNSUPPORTED;
+	}
+	if ((r = err_of(o)) != 0)
+		return r;
+	if (n == 0)
+		return TALLY_ERR_INVALID;
+	if (n > cap)
+		return TALLY_ERR_TOO_LARGE;
+	memcpy(out, b, n);
+	*len = n;
 	return 0;
 }
 
-static enum jig_dut_verdict
-verdict_of(int err)
+/* TDP_GET_STATUS: verdict and state, strictly. */
+static int
+status(struct simdut *d, enum jig_dut_verdict *v, enum jig_dut_state *st)
 {
-	switch (err) {
-	case TALLY_ERR_SIGNATURE:	return JIG_DUT_BAD_SIGNATURE;
-	case TALLY_ERR_MISMATCH:	return JIG_DUT_WRONG_DEVICE;
-	case TALLY_ERR_EXPIRED:		return JIG_DUT_EXPIRED;
-	default:			return JIG_DUT_MALFORMED;
-	}
+	uint8_t b[TDP_STATUS_LEN];
+	size_t n;
+	int r;
+
+	if ((r = vendor_in(d, TDP_GET_STATUS, b, sizeof(b), &n)) != 0)
+		return r;
+	if (n != TDP_STATUS_LEN || b[0] > JIG_DUT_FLASH_ERROR ||
+	    b[1] > JIG_DUT_REJECTED || b[2] != TDP_VERSION)
+		return TALLY_ERR_INVALID;
+	if (v != NULL)
+		*v = (enum jig_dut_verdict)b[0];
+	*st = (enum jig_dut_state)b[1];
+	return 0;
 }
 
 static int
@@ -111,62 +248,32 @@ sim_write_bundle(void *ctx, const uint8_t *bundle, size_t len,
     enum jig_dut_verdict *verdict)
 {
 	struct simdut *d = ctx;
-	Tally__Token *tok = NULL;
+	enum jig_dut_state st;
+	size_t off, n;
+	uint16_t k;
 	int r;
 
-	if (len > TALLY_FRAME_MAX)
+	if (len > TALLY_BUNDLE_MAX)
 		return TALLY_ERR_TOO_LARGE;
-	/* Whatever was accepted before is forgotten: a new bundle replaces it. */
-	d->have_token = 0;
-	r = tally_bundle_verify(bundle, len, d->oem_root, d->uid, d->uid_len,
-	    NULL, tally_now(), &tok);
-	if (r == TALLY_ERR_NOMEM)
+	if (len == 0)
+		return TALLY_ERR_INVALID;
+	if ((r = vendor_out(d, TDP_BUNDLE_BEGIN, (uint16_t)len, NULL, 0)) != 0)
 		return r;
-	if (r != 0) {
-		log_debug("simulated DUT refused the bundle: %s", tally_strerror(r));
-		d->state = JIG_DUT_REJECTED;
-		*verdict = verdict_of(r);
-		return 0;
+	for (off = 0, k = 0; off < len; off += n, k++) {
+		n = len - off < TDP_BLOCK ? len - off : TDP_BLOCK;
+		if ((r = vendor_out(d, TDP_BUNDLE_DATA, k, bundle + off,
+		    (uint16_t)n)) != 0)
+			return r;
 	}
-	memcpy(d->fw_digest, tok->firmware_digest.data, TALLY_DIGEST_LEN);
-	d->token_index = tok->log_index;
-	d->have_token = 1;
-	d->state = JIG_DUT_TOKEN_ACCEPTED;
-	*verdict = JIG_DUT_OK;
-	tally__token__free_unpacked(tok, NULL);
-	return 0;
-}
-
-static int
-sim_download_firmware(void *ctx, const uint8_t *image, size_t len,
-    enum jig_dut_verdict *verdict)
-{
-	struct simdut *d = ctx;
-	uint8_t md[TALLY_DIGEST_LEN];
-	unsigned int mdlen = 0;
-
-	if (!d->have_token) {
-		*verdict = JIG_DUT_NO_TOKEN;
-		return 0;
-	}
-	if (EVP_Digest(image, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != sizeof(md))
-		return TALLY_ERR_CRYPTO;
-	if (CRYPTO_memcmp(md, d->fw_digest, sizeof(md)) != 0) {
-		d->state = JIG_DUT_REJECTED;
-		*verdict = JIG_DUT_WRONG_FIRMWARE;
-		return 0;
-	}
-	d->state = JIG_DUT_PROGRAMMED;
-	*verdict = JIG_DUT_OK;
-	return 0;
+	if ((r = vendor_out(d, TDP_BUNDLE_VERIFY, 0, NULL, 0)) != 0)
+		return r;
+	return status(d, verdict, &st);
 }
 
 static int
 sim_read_state(void *ctx, enum jig_dut_state *state)
 {
-	*state = ((struct simdut *)ctx)->state;
-	return 0;
+	return status(ctx, NULL, state);
 }
 
 static void
@@ -175,10 +282,137 @@ sim_close(void *ctx)
 	simdut_free(ctx);
 }
 
+/* One DFU class request on interface TDP_IFACE_DFU. */
+static enum dm_outcome
+dfu(struct simdut *d, uint8_t req, uint16_t value, uint8_t *buf, uint16_t len,
+    size_t *got)
+{
+	uint8_t rt = req == TDP_DFU_GETSTATUS || req == TDP_DFU_GETSTATE ||
+	    req == TDP_DFU_UPLOAD ? TDP_RT_CLASS_IN : TDP_RT_CLASS_OUT;
+
+	return xfer(d, rt, req, value, TDP_IFACE_DFU, buf, len, got);
+}
+
+/* DFU_GETSTATUS: bStatus, bState; waits bwPollTimeout (DFU 1.1 §6.1.2). */
+static int
+dfu_status(struct simdut *d, uint8_t *bstatus, uint8_t *bstate)
+{
+	uint8_t b[TDP_DFU_STATUS_LEN];
+	size_t n;
+	unsigned ms;
+	int r;
+
+	if ((r = err_of(dfu(d, TDP_DFU_GETSTATUS, 0, b, sizeof(b), &n))) != 0)
+		return r;
+	if (n != TDP_DFU_STATUS_LEN || b[4] > TDP_DFU_ERROR)
+		return TALLY_ERR_INVALID;
+	*bstatus = b[0];
+	*bstate = b[4];
+	ms = b[1] | (unsigned)b[2] << 8 | (unsigned)b[3] << 16;
+	if (ms > 0) {
+		struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/* A download ended in dfuERROR: clear it, and say what bStatus means
+ * (docs/dut-protocol.md §4). */
+static int
+dfu_refused(struct simdut *d, uint8_t bstatus, enum jig_dut_verdict *verdict)
+{
+	int r;
+
+	if ((r = err_of(dfu(d, TDP_DFU_CLRSTATUS, 0, NULL, 0, NULL))) != 0)
+		return r;
+	switch (bstatus) {
+	case TDP_DFU_ERR_FILE:		*verdict = JIG_DUT_WRONG_FIRMWARE; return 0;
+	case TDP_DFU_ERR_VENDOR:	*verdict = JIG_DUT_NO_TOKEN; return 0;
+	case TDP_DFU_ERR_WRITE:
+	case TDP_DFU_ERR_ERASE:
+	case TDP_DFU_ERR_CHECK_ERASED:
+	case TDP_DFU_ERR_PROG:
+	case TDP_DFU_ERR_VERIFY:	*verdict = JIG_DUT_FLASH_ERROR; return 0;
+	case TDP_DFU_ERR_ADDRESS:	return TALLY_ERR_TOO_LARGE;
+	default:			return TALLY_ERR_IO;
+	}
+}
+
+/* Brings the DFU interface to dfuIDLE before a download. */
+static int
+dfu_idle(struct simdut *d)
+{
+	uint8_t bstatus, bstate;
+	int r;
+
+	if ((r = dfu_status(d, &bstatus, &bstate)) != 0)
+		return r;
+	if (bstate == TDP_DFU_ERROR)
+		return err_of(dfu(d, TDP_DFU_CLRSTATUS, 0, NULL, 0, NULL));
+	if (bstate == TDP_DFU_DNLOAD_IDLE)
+		return err_of(dfu(d, TDP_DFU_ABORT, 0, NULL, 0, NULL));
+	return bstate == TDP_DFU_IDLE ? 0 : TALLY_ERR_INVALID;
+}
+
+/* The manifestation phase: poll until dfuIDLE or dfuERROR. */
+static int
+dfu_manifest(struct simdut *d, enum jig_dut_verdict *verdict)
+{
+	uint8_t bstatus, bstate;
+	int i, r;
+
+	for (i = 0; i < DFU_MANIFEST_POLLS; i++) {
+		if ((r = dfu_status(d, &bstatus, &bstate)) != 0)
+			return r;
+		if (bstate == TDP_DFU_ERROR)
+			return dfu_refused(d, bstatus, verdict);
+		if (bstate == TDP_DFU_IDLE && bstatus == TDP_DFU_OK) {
+			*verdict = JIG_DUT_OK;
+			return 0;
+		}
+		if (bstate != TDP_DFU_MANIFEST && bstate != TDP_DFU_MANIFEST_SYNC)
+			return TALLY_ERR_INVALID;
+	}
+	return TALLY_ERR_TIMEOUT;
+}
+
+static int
+sim_download_firmware(void *ctx, const uint8_t *image, size_t len,
+    enum jig_dut_verdict *verdict)
+{
+	struct simdut *d = ctx;
+	uint8_t block[TDP_BLOCK], bstatus, bstate;
+	size_t off, n;
+	uint16_t k;
+	int r;
+
+	if (len > TDP_IMAGE_MAX)
+		return TALLY_ERR_TOO_LARGE;
+	if (len == 0)
+		return TALLY_ERR_INVALID;
+	if ((r = dfu_idle(d)) != 0)
+		return r;
+	for (off = 0, k = 0; off < len; off += n, k++) {
+		n = len - off < TDP_BLOCK ? len - off : TDP_BLOCK;
+		memcpy(block, image + off, n);
+		if ((r = err_of(dfu(d, TDP_DFU_DNLOAD, k, block, (uint16_t)n,
+		    NULL))) != 0 || (r = dfu_status(d, &bstatus, &bstate)) != 0)
+			return r;
+		if (bstate == TDP_DFU_ERROR)
+			return dfu_refused(d, bstatus, verdict);
+		if (bstate != TDP_DFU_DNLOAD_IDLE)
+			return TALLY_ERR_INVALID;
+	}
+	if ((r = err_of(dfu(d, TDP_DFU_DNLOAD, k, NULL, 0, NULL))) != 0)
+		return r;
+	return dfu_manifest(d, verdict);
+}
+
 static const struct jig_dut_ops sim_ops = {
 	.name = "simulated",
 	.read_identity = sim_read_identity,
-	.attest = NULL,
+	.attest = sim_attest,
 	.write_bundle = sim_write_bundle,
 	.download_firmware = sim_download_firmware,
 	.read_state = sim_read_state,
@@ -190,82 +424,4 @@ simdut_transport(struct simdut *d, struct jig_dut *dut)
 {
 	dut->ops = &sim_ops;
 	dut->ctx = d;
-}
-
-/* The simulated batch. */
-struct sim_source {
-	char prefix[TALLY_UID_MAX + 1];
-	char product[TALLY_PRODUCT_MAX + 1];
-	EVP_PKEY *oem_root;
-	unsigned count, next;
-};
-
-int
-simdut_uid_name(const char *prefix, unsigned index, char *buf, size_t cap)
-{
-	int n = snprintf(buf, cap, "%s-%04u", prefix, index);
-
-	if (n < 0 || (size_t)n >= cap)
-		return TALLY_ERR_TOO_LARGE;
-	return n;
-}
-
-static int
-source_next(void *ctx, struct jig_dut *dut)
-{
-	struct sim_source *s = ctx;
-	struct simdut *d = NULL;
-	char uid[TALLY_UID_MAX + 1];
-	int n, r;
-
-	if (s->next >= s->count)
-		return TALLY_ERR_NOT_FOUND;
-	if ((n = simdut_uid_name(s->prefix, s->next + 1, uid, sizeof(uid))) < 0)
-		return n;
-	if ((r = simdut_new((const uint8_t *)uid, (size_t)n, s->product,
-	    s->oem_root, &d)) != 0)
-		return r;
-	s->next++;
-	simdut_transport(d, dut);
-	return 0;
-}
-
-static void
-source_close(void *ctx)
-{
-	struct sim_source *s = ctx;
-
-	if (s == NULL)
-		return;
-	EVP_PKEY_free(s->oem_root);
-	free(s);
-}
-
-int
-simdut_source(const char *prefix, unsigned count, const char *product,
-    EVP_PKEY *oem_root, struct jig_dut_source *src)
-{
-	struct sim_source *s;
-
-	if (product == NULL)
-		product = "";
-	if (prefix == NULL || prefix[0] == '\0' ||
-	    !printable(prefix, TALLY_UID_MAX - 10) ||
-	    !printable(product, TALLY_PRODUCT_MAX) || oem_root == NULL ||
-	    count > 1000000)
-		return TALLY_ERR_INVALID;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return TALLY_ERR_NOMEM;
-	if (EVP_PKEY_up_ref(oem_root) != 1) {
-		free(s);
-		return TALLY_ERR_CRYPTO;
-	}
-	snprintf(s->prefix, sizeof(s->prefix), "%s", prefix);
-	snprintf(s->product, sizeof(s->product), "%s", product);
-	s->oem_root = oem_root;
-	s->count = count;
-	src->next = source_next;
-	src->close = source_close;
-	src->ctx = s;
-	return 0;
 }

@@ -1,5 +1,7 @@
-/* test_simdut.c - the simulated DUT (jig-firmware/simdut.c) with real keys,
- * an OEM-signed quota and appliance-signed tokens made with lib/. */
+/* test_simdut.c - the simulated DUT (jig-firmware/simdut.c: the transport
+ * operations as a USB host's requests to the DUT model) with real keys, an
+ * OEM-signed quota and appliance-signed tokens made with lib/; attestation
+ * records checked with lib/attest; link faults mapped to transport errors. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include "artifact.h"
+#include "attest.h"
 #include "dsse.h"
 #include "err.h"
 #include "key.h"
@@ -187,7 +190,160 @@ test_identity(void **state)
 	assert_memory_equal(id.uid, UID, strlen(UID));
 	assert_string_equal(id.product, PRODUCT);
 	assert_int_equal(id.state, JIG_DUT_BLANK);
-	assert_null(f->dut.ops->attest);
+}
+
+/* Without an attestation key the attest op says UNSUPPORTED (the jig then
+ * asks for a token without attestation). */
+static void
+test_attest_without_key(void **state)
+{
+	struct fx *f = *state;
+	uint8_t nonce[TALLY_NONCE_LEN] = { 1 }, out[TALLY_ATTESTATION_MAX];
+	size_t len = 0;
+
+	assert_non_null(f->dut.ops->attest);
+	assert_int_equal(f->dut.ops->attest(f->dut.ctx, nonce, out, sizeof(out),
+	    &len), TALLY_ERR_UNSUPPORTED);
+	assert_int_equal(len, 0);
+}
+
+/* A DUT made with simdut_new_ex and opts, as f->dut (the old one closed). */
+static void
+replace_dut(struct fx *f, const struct simdut_options *o)
+{
+	jig_dut_close(&f->dut);
+	assert_int_equal(simdut_new_ex((const uint8_t *)UID, strlen(UID), PRODUCT,
+	    f->oem, o, &f->sd), 0);
+	simdut_transport(f->sd, &f->dut);
+}
+
+static void
+check_attestation(EVP_PKEY *key)
+{
+	struct simdut_options o;
+	struct simdut *d = NULL;
+	struct jig_dut dut;
+	struct tally_attestation a;
+	ProtobufCBinaryData trusted = { 0, NULL };
+	uint8_t nonce[TALLY_NONCE_LEN], out[TALLY_ATTESTATION_MAX];
+	size_t len = 0, which = 99;
+
+	memset(&o, 0, sizeof(o));
+	o.attestation_key = key;
+	memset(o.boot_key_hash, 0xb0, sizeof(o.boot_key_hash));
+	o.software_version = 0x01020304;
+	assert_int_equal(simdut_new_ex((const uint8_t *)UID, strlen(UID), PRODUCT,
+	    key, &o, &d), 0);
+	simdut_transport(d, &dut);
+	assert_int_equal(RAND_bytes(nonce, sizeof(nonce)), 1);
+	assert_int_equal(dut.ops->attest(dut.ctx, nonce, out, sizeof(out), &len), 0);
+	assert_int_equal(tally_attestation_parse(out, len, &a), 0);
+	assert_memory_equal(a.nonce, nonce, sizeof(nonce));
+	assert_int_equal(a.software_version, 0x01020304);
+	assert_int_equal(a.boot_key_hash[31], 0xb0);
+	assert_int_equal(tally_key_spki(key, &trusted.data, &trusted.len), 0);
+	assert_int_equal(tally_attestation_verify(&a, nonce, (const uint8_t *)UID,
+	    strlen(UID), &trusted, 1, &which), 0);
+	assert_int_equal(which, 0);
+	/* Too small a buffer is the transport's TOO_LARGE. */
+	assert_int_equal(dut.ops->attest(dut.ctx, nonce, out, 10, &len),
+	    TALLY_ERR_TOO_LARGE);
+	OPENSSL_free(trusted.data);
+	jig_dut_close(&dut);
+}
+
+static void
+test_attest_with_key(void **state)
+{
+	struct fx *f = *state;
+	EVP_PKEY *p256 = NULL;
+
+	(void)f;
+	assert_int_equal(tally_key_generate(TALLY_KEY_P256, &p256), 0);
+	check_attestation(p256);
+	check_attestation(f->other);    /* Ed25519 */
+	EVP_PKEY_free(p256);
+}
+
+/* Link faults become transport errors, never verdicts. */
+static void
+test_link_faults(void **state)
+{
+	struct fx *f = *state;
+	struct simdut_options o;
+	struct jig_dut_identity id;
+	enum jig_dut_state st;
+	enum jig_dut_verdict v;
+	uint8_t *b;
+	size_t len;
+
+	make_bundle(f, UID, f->fw_digest, f->appliance, &b, &len);
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(dm_fault_parse("nak:identity", &o.fault), 0);
+	replace_dut(f, &o);
+	assert_int_equal(f->dut.ops->read_identity(f->dut.ctx, &id), TALLY_ERR_TIMEOUT);
+	assert_int_equal(dm_fault_parse("short:identity", &o.fault), 0);
+	replace_dut(f, &o);
+	assert_int_equal(f->dut.ops->read_identity(f->dut.ctx, &id), TALLY_ERR_INVALID);
+	assert_int_equal(dm_fault_parse("stall:verify", &o.fault), 0);
+	replace_dut(f, &o);
+	assert_int_equal(f->dut.ops->write_bundle(f->dut.ctx, b, len, &v), TALLY_ERR_IO);
+	assert_int_equal(state_of(f), JIG_DUT_BLANK);
+	assert_int_equal(dm_fault_parse("short:dfu:0", &o.fault), 0);
+	replace_dut(f, &o);
+	assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+	assert_int_equal(f->dut.ops->download_firmware(f->dut.ctx, f->fw,
+	    sizeof(f->fw), &v), TALLY_ERR_INVALID);
+	/* Unplugged at the first DFU block: everything after fails. */
+	assert_int_equal(dm_fault_parse("unplug:dfu", &o.fault), 0);
+	replace_dut(f, &o);
+	assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+	assert_int_equal(f->dut.ops->download_firmware(f->dut.ctx, f->fw,
+	    sizeof(f->fw), &v), TALLY_ERR_IO);
+	assert_int_equal(f->dut.ops->read_state(f->dut.ctx, &st), TALLY_ERR_IO);
+	assert_int_equal(f->dut.ops->read_identity(f->dut.ctx, &id), TALLY_ERR_IO);
+	free(b);
+}
+
+/* A DUT that flips a byte of the image refuses it (its digest differs). */
+static void
+test_corrupt_image(void **state)
+{
+	struct fx *f = *state;
+	struct simdut_options o;
+	uint8_t *b;
+	size_t len;
+
+	memset(&o, 0, sizeof(o));
+	assert_int_equal(dm_fault_parse("corrupt-image", &o.fault), 0);
+	replace_dut(f, &o);
+	make_bundle(f, UID, f->fw_digest, f->appliance, &b, &len);
+	assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+	assert_int_equal(download(f, f->fw, sizeof(f->fw)), JIG_DUT_WRONG_FIRMWARE);
+	assert_int_equal(state_of(f), JIG_DUT_REJECTED);
+	free(b);
+}
+
+/* Images of several blocks, the last one short, and one of exactly 4096. */
+static void
+test_multi_block_image(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *img, *b;
+	size_t len, sizes[] = { 1, 4096, 4097, 3 * 4096 + 17 }, i;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		assert_non_null(img = malloc(sizes[i]));
+		assert_int_equal(RAND_bytes(img, (int)sizes[i]), 1);
+		sha256(img, sizes[i], f->fw_digest);
+		make_quota(f, f->oem);
+		make_bundle(f, UID, f->fw_digest, f->appliance, &b, &len);
+		assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+		assert_int_equal(download(f, img, sizes[i]), JIG_DUT_OK);
+		assert_int_equal(state_of(f), JIG_DUT_PROGRAMMED);
+		free(b);
+		free(img);
+	}
 }
 
 static void
@@ -349,6 +505,11 @@ main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_identity),
+		T(test_attest_without_key),
+		T(test_attest_with_key),
+		T(test_link_faults),
+		T(test_corrupt_image),
+		T(test_multi_block_image),
 		T(test_valid_bundle_and_firmware),
 		T(test_bundle_for_other_uid),
 		T(test_token_by_other_key),
