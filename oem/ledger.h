@@ -15,9 +15,10 @@
  *               time verified
  *   quotas      appliance key ID (32) || quota ID (16) -> units, scrap
  *               allowance, validity, import index, counts (issued,
- *               returned, failed, reported), product, the quota envelope
+ *               returned, failed, reported), product, the quota envelope,
+ *               attestation failures (only when not 0)
  *   jigs        appliance key ID || jig key ID (32) -> SPKI, enrolment
- *               index, revoked
+ *               index, revoked, attestation failures (only when not 0)
  *   tokens      appliance key ID || log index (8) -> quota ID, jig key ID,
  *               serial, issued_at, report flags (OEM_TOK_*), device UID
  *   uids        device UID (1..64) -> appliance key ID, log index

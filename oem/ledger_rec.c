@@ -108,6 +108,22 @@ lr_init(struct lr *r, const MDB_val *v)
 	r->err = 0;
 }
 
+/* An optional trailing count (added after the first layout): absent in
+ * records written before it, and written only when not 0, so ledgers
+ * without it read the same bytes either way. */
+static uint64_t
+lr_opt_u64(struct lr *r)
+{
+	return r->err == 0 && r->len - r->pos == 8 ? lr_u64(r) : 0;
+}
+
+static void
+lw_opt_u64(struct lw *w, uint64_t v)
+{
+	if (v != 0)
+		lw_u64(w, v);
+}
+
 /* A whole record read, nothing left over. */
 static int
 lr_done(const struct lr *r)
@@ -158,7 +174,7 @@ lrec_appliance_dec(const MDB_val *v, struct oem_ledger_appliance *a)
 }
 
 /* Quota: units, scrap, not_before, not_after, import_index, issued,
- * returned, failed, reported, product, envelope. */
+ * returned, failed, reported, product, envelope, [attestation failures]. */
 void
 lrec_quota_enc(struct lw *w, const struct oem_quota_count *c, const uint8_t *env,
     size_t env_len)
@@ -174,6 +190,7 @@ lrec_quota_enc(struct lw *w, const struct oem_quota_count *c, const uint8_t *env
 	lw_u64(w, c->reported);
 	lw_blob(w, c->product, strlen(c->product));
 	lw_blob(w, env, env_len);
+	lw_opt_u64(w, c->attestation_failed);
 }
 
 int
@@ -197,6 +214,7 @@ lrec_quota_dec(const MDB_val *v, struct oem_quota_count *c, const uint8_t **env,
 	c->reported = lr_u64(&r);
 	product = lr_blob(&r, &np);
 	*env = lr_blob(&r, env_len);
+	c->attestation_failed = lr_opt_u64(&r);
 	if (lr_done(&r) != 0 || np > TALLY_PRODUCT_MAX)
 		return TALLY_ERR_STORAGE;
 	memcpy(c->product, product, np);
@@ -206,13 +224,14 @@ lrec_quota_dec(const MDB_val *v, struct oem_quota_count *c, const uint8_t **env,
 	return 0;
 }
 
-/* Jig: enrolled_index, revoked, spki. */
+/* Jig: enrolled_index, revoked, spki, [attestation failures]. */
 void
 lrec_jig_enc(struct lw *w, const struct oem_jig_rec *j)
 {
 	lw_u64(w, j->enrolled_index);
 	lw_u64(w, j->revoked ? 1 : 0);
 	lw_blob(w, j->spki, j->spki_len);
+	lw_opt_u64(w, j->attestation_failed);
 }
 
 int
@@ -226,6 +245,7 @@ lrec_jig_dec(const MDB_val *v, struct oem_jig_rec *j)
 	j->enrolled_index = lr_u64(&r);
 	j->revoked = lr_u64(&r) != 0;
 	spki = lr_blob(&r, &n);
+	j->attestation_failed = lr_opt_u64(&r);
 	if (lr_done(&r) != 0 || n > sizeof(j->spki))
 		return TALLY_ERR_STORAGE;
 	memcpy(j->spki, spki, n);

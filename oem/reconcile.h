@@ -39,7 +39,15 @@
  *    INSTALLED) per quota at most scrap_allowance;
  *  - no device UID with two tokens, no serial number twice under a quota;
  *  - receipts (LogReceiptImported): cosigned by the OEM root, covering
- *    entries logged before them.
+ *    entries logged before them;
+ *  - tokens under a quota that requires attestation name one of its
+ *    trusted attestation keys (attestation_key_id) and a 32-byte boot key
+ *    hash;
+ *  - attestation failures (LogAttestationFailed): well-formed (jig key ID
+ *    32 bytes, UID 1..64, quota ID 16, reason 1..256 printable, key ID
+ *    empty or 32), by an enrolled jig, under a quota imported earlier that
+ *    requires attestation. They are counted per quota and per jig, not
+ *    anomalies: a refused DUT (a clone, a wrong part) is information.
  * Tokens without an install report are listed ("unreported").
  *
  * With a ledger transaction (oem_reconcile_ledger), also: an appliance the
@@ -127,6 +135,7 @@ struct oem_quota_count {
 	uint64_t returned;           /* units returned by FAILED reports */
 	uint64_t failed;             /* tokens reported FAILED and never INSTALLED */
 	uint64_t reported;           /* tokens with at least one install report */
+	uint64_t attestation_failed; /* LogAttestationFailed entries under it */
 	int over_reported;           /* an OVER_QUOTA anomaly was recorded */
 	int from_ledger;             /* the ledger knew it before this file */
 	int pending;                 /* from the context, import not seen yet */
@@ -165,7 +174,8 @@ struct oem_jig_rec {
 	int from_ledger;             /* the ledger knew it before this file */
 	int pending;                 /* from the context, enrolment not seen yet */
 	uint64_t pending_use;        /* first token/report naming it while pending */
-	int changed;                 /* enrolled or revoked in this file */
+	int changed;                 /* enrolled, revoked or attestation failures in this file */
+	uint64_t attestation_failed; /* LogAttestationFailed entries naming it */
 };
 
 struct oem_reconcile_result {
@@ -197,6 +207,8 @@ struct oem_reconcile_result {
 	                                         (no ledger): signature checked only */
 	uint64_t config_changes;              /* LogConfigChanged entries */
 	uint64_t receipts;                    /* LogReceiptImported entries */
+	uint64_t attestation_failed;          /* LogAttestationFailed entries checked in
+	                                         the file (with a ledger: past its size) */
 	uint64_t unreported;                  /* new tokens without any install report */
 	struct oem_anomaly *anomalies;
 	size_t n_anomalies;                   /* kept, at most OEM_ANOMALIES_MAX */

@@ -1,7 +1,7 @@
 /* reconcile_entry.c - checks of one log entry: dispatch, entry time,
  * appliance start, quota imports, jig enrolment and revocation,
  * configuration changes and receipts. Tokens and install reports are in
- * reconcile_token.c. See reconcile.h for what is checked. */
+ * reconcile_token.c, attestation in reconcile_attest.c. See reconcile.h for what is checked. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +240,8 @@ dispatch(struct rc *rc, const Tally__LogEntry *e, uint64_t idx)
 		return on_config(rc, e->config_changed, idx);
 	case TALLY__LOG_ENTRY__BODY_RECEIPT_IMPORTED:
 		return on_receipt(rc, e->receipt_imported, idx);
+	case TALLY__LOG_ENTRY__BODY_ATTESTATION_FAILED:
+		return rc_attestation_failed(rc, e->attestation_failed, idx);
 	default:
 		return oem_anomaly_add(rc->res, OEM_ANOM_ENTRY_MALFORMED, idx,
 		    "entry of an unknown kind");

@@ -84,6 +84,19 @@ int rc_entry(struct rc *rc, const uint8_t *entry, size_t len, uint64_t pos);
 int rc_token(struct rc *rc, const ProtobufCBinaryData *env, uint64_t idx);
 int rc_report(struct rc *rc, const Tally__LogInstallReported *ir, uint64_t idx);
 
+/* The jig slot (key ID id, len bytes) a token, report or attestation
+ * failure at idx names, marking a context jig as used; SIZE_MAX when
+ * unknown; reconcile_token.c. */
+size_t rc_jig_use(struct rc *rc, const uint8_t *id, size_t len, uint64_t idx);
+
+/* Attestation (reconcile_attest.c): a token t under quota slot qi whose
+ * quota requires attestation must name one of its trusted keys; and a
+ * LogAttestationFailed entry is checked and counted. Return 0 or
+ * TALLY_ERR_NOMEM. */
+int rc_token_attestation(struct rc *rc, const Tally__Token *t, size_t qi, uint64_t idx);
+int rc_attestation_failed(struct rc *rc, const Tally__LogAttestationFailed *af,
+    uint64_t idx);
+
 /* Public key (*pub, EVP_PKEY_free) and key ID of a DER X.509 jig
  * certificate. Returns 0 or TALLY_ERR_INVALID. */
 int rc_cert_jig(const ProtobufCBinaryData *cert, uint8_t id[TALLY_KEY_ID_LEN],

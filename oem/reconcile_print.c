@@ -23,6 +23,33 @@ text_quotas(FILE *f, const struct oem_reconcile_result *res)
 	}
 }
 
+/* DUTs the appliance refused for their attestation: per quota and per
+ * jig (totals, from entry 0 with a ledger). Information, not anomalies. */
+static void
+text_attestation(FILE *f, const struct oem_reconcile_result *res)
+{
+	char hex[2 * TALLY_KEY_ID_LEN + 1];
+	size_t i;
+
+	fprintf(f, "attestation failures: %llu (DUTs refused for their attestation: "
+	    "clones or wrong parts; not an anomaly)\n",
+	    (unsigned long long)res->attestation_failed);
+	for (i = 0; i < res->n_quotas; i++) {
+		if (res->quotas[i].attestation_failed == 0)
+			continue;
+		tally_hex(res->quotas[i].quota_id, TALLY_QUOTA_ID_LEN, hex);
+		fprintf(f, "  under quota %s: %llu\n", hex,
+		    (unsigned long long)res->quotas[i].attestation_failed);
+	}
+	for (i = 0; i < res->n_jigs; i++) {
+		if (res->jigs[i].attestation_failed == 0)
+			continue;
+		tally_hex(res->jigs[i].id, TALLY_KEY_ID_LEN, hex);
+		fprintf(f, "  by jig %s: %llu\n", hex,
+		    (unsigned long long)res->jigs[i].attestation_failed);
+	}
+}
+
 static void
 text_unreported(FILE *f, const struct oem_reconcile_result *res)
 {
@@ -112,6 +139,7 @@ oem_reconcile_print_text(FILE *f, const char *path,
 	if (res->reports_unchecked > 0)
 		fprintf(f, "                  %llu of them for tokens before this export, "
 		    "unchecked without a ledger\n", (unsigned long long)res->reports_unchecked);
+	text_attestation(f, res);
 	text_unreported(f, res);
 	text_anomalies(f, res);
 	fprintf(f, "result:           %s\n", res->anomalies_total == 0 ?
@@ -151,8 +179,26 @@ json_quotas(const struct oem_reconcile_result *res)
 		if (o != NULL && q->import_index != OEM_NO_INDEX)
 			json_object_set_new(o, "import_index",
 			    json_integer((json_int_t)q->import_index));
+		if (o != NULL)
+			json_object_set_new(o, "attestation_failed",
+			    json_integer((json_int_t)q->attestation_failed));
 		json_array_append_new(a, o);
 	}
+	return a;
+}
+
+/* Jigs with attestation failures: [{jig_key_id, count}]. */
+static json_t *
+json_attestation_jigs(const struct oem_reconcile_result *res)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < res->n_jigs; i++)
+		if (res->jigs[i].attestation_failed > 0)
+			json_array_append_new(a, json_pack("{s:o, s:I}",
+			    "jig_key_id", hexj(res->jigs[i].id, TALLY_KEY_ID_LEN),
+			    "count", (json_int_t)res->jigs[i].attestation_failed));
 	return a;
 }
 
@@ -195,7 +241,7 @@ json_anomalies(const struct oem_reconcile_result *res)
 json_t *
 oem_reconcile_json(const char *path, const struct oem_reconcile_result *res)
 {
-	return json_pack("{s:s, s:o, s:s, s:i, s:I, s:I, s:I, s:o, s:b, s:I, s:I, s:I, "
+	json_t *o = json_pack("{s:s, s:o, s:s, s:i, s:I, s:I, s:I, s:o, s:b, s:I, s:I, s:I, "
 	    "s:o, s:I, s:{s:I, s:I, s:I}, s:o, s:o, s:I}",
 	    "file", path,
 	    "appliance_key_id", hexj(res->appliance_key_id, TALLY_KEY_ID_LEN),
@@ -217,6 +263,15 @@ oem_reconcile_json(const char *path, const struct oem_reconcile_result *res)
 	    "unreported", json_unreported(res),
 	    "anomalies", json_anomalies(res),
 	    "anomalies_total", (json_int_t)res->anomalies_total);
+
+	if (o != NULL && (json_object_set_new(o, "attestation_failed",
+	    json_integer((json_int_t)res->attestation_failed)) != 0 ||
+	    json_object_set_new(o, "attestation_failed_by_jig",
+	    json_attestation_jigs(res)) != 0)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 int
@@ -246,6 +301,9 @@ oem_ledger_print_text(FILE *f, struct oem_ledger *l, const char *dir)
 			    (unsigned long long)q->units, (unsigned long long)q->issued,
 			    (unsigned long long)q->returned, (unsigned long long)q->failed,
 			    (unsigned long long)q->scrap_allowance);
+			if (q->attestation_failed > 0)
+				fprintf(f, "    attestation failures: %llu\n",
+				    (unsigned long long)q->attestation_failed);
 		}
 	}
  out:

@@ -12,7 +12,8 @@
 
 /* Human-readable report of one export (path as given) to f: appliance key
  * ID, entries and checkpoint, quotas with units/issued/returned/failed,
- * tokens, install reports, unreported tokens, one line per anomaly, and
+ * tokens, install reports, attestation failures (per quota and per jig),
+ * unreported tokens, one line per anomaly, and
  * with a ledger (ledger_status 1 taken, 0 refused; -1 no ledger) what
  * happened to the ledger. */
 void oem_reconcile_print_text(FILE *f, const char *path,
@@ -23,9 +24,11 @@ void oem_reconcile_print_text(FILE *f, const char *path,
  * first_index, entries, tree_size, root, checkpoint_ok, jigs_enrolled,
  * config_changes, receipts, quotas[{quota_id, product, units, issued,
  * returned, failed, unreported, scrap_allowance, import_index (absent when
- * unknown)}], tokens, reports{installed, failed, unchecked},
- * unreported[{index, device_uid}], anomalies[{type, appliance, index
- * (absent when not tied to an entry), message}], anomalies_total. The
+ * unknown), attestation_failed}], tokens, reports{installed, failed,
+ * unchecked}, unreported[{index, device_uid}], anomalies[{type, appliance,
+ * index (absent when not tied to an entry), message}], anomalies_total,
+ * attestation_failed (entries in this file), attestation_failed_by_jig
+ * [{jig_key_id, count}] (jigs with any, totals). The
  * caller adds "ledger" ("updated" / "unchanged") in ledger mode. */
 json_t *oem_reconcile_json(const char *path, const struct oem_reconcile_result *res);
 

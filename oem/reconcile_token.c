@@ -31,7 +31,7 @@ token_vs_quota(struct rc *rc, const Tally__Token *t, size_t qi, uint64_t idx)
 		    "token issued at %lld, outside its quota's validity [%lld, %lld)",
 		    (long long)t->issued_at, (long long)q->not_before,
 		    (long long)q->not_after);
-	return 0;
+	return rc_token_attestation(rc, t, qi, idx);
 }
 
 /* Counts the token against its quota: at most units, plus the units
@@ -57,9 +57,8 @@ token_count(struct rc *rc, size_t qi, uint64_t idx)
 	    (unsigned long long)c->units, (unsigned long long)back);
 }
 
-/* The jig slot that may use a token or report at idx, or SIZE_MAX. */
-static size_t
-jig_use(struct rc *rc, const uint8_t *id, size_t len, uint64_t idx)
+size_t
+rc_jig_use(struct rc *rc, const uint8_t *id, size_t len, uint64_t idx)
 {
 	size_t slot = rc_find_jig(rc->res, id, len);
 	struct oem_jig_rec *j;
@@ -87,7 +86,7 @@ token_checks(struct rc *rc, const Tally__Token *t, size_t qi, uint64_t idx)
 	    (r = oem_anomaly_add(res, OEM_ANOM_TOKEN_BINDING, idx,
 	    "token says it is log entry %llu", (unsigned long long)t->log_index)) != 0)
 		return r;
-	j = jig_use(rc, t->jig_key_id.data, t->jig_key_id.len, idx);
+	j = rc_jig_use(rc, t->jig_key_id.data, t->jig_key_id.len, idx);
 	if ((j == SIZE_MAX || res->jigs[j].revoked) &&
 	    (r = oem_anomaly_add(res, OEM_ANOM_TOKEN_JIG, idx, "token issued to a jig %s",
 	    j == SIZE_MAX ? "that is not enrolled" : "that was revoked")) != 0)
@@ -221,7 +220,7 @@ report_open(struct rc *rc, const ProtobufCBinaryData *env, uint64_t idx,
 		return oem_anomaly_add(rc->res, OEM_ANOM_REPORT_SIGNATURE, idx,
 		    "install report is not a report envelope: %s", tally_strerror(r));
 	for (i = 0; i < e->n_signatures && i < TALLY_DSSE_MAX_SIGS && *jig == SIZE_MAX; i++)
-		*jig = jig_use(rc, e->signatures[i]->keyid.data,
+		*jig = rc_jig_use(rc, e->signatures[i]->keyid.data,
 		    e->signatures[i]->keyid.len, idx);
 	tally__envelope__free_unpacked(e, NULL);
 	if (*jig == SIZE_MAX)

@@ -52,9 +52,11 @@ appliance_clear(struct oem_report_appliance *a)
 {
 	free(a->quotas);
 	free(a->days);
+	free(a->jigs);
 	a->quotas = NULL;
 	a->days = NULL;
-	a->n_quotas = a->n_days = 0;
+	a->jigs = NULL;
+	a->n_quotas = a->n_days = a->n_jigs = 0;
 }
 
 void
@@ -97,6 +99,20 @@ add_quota(struct oem_report_appliance *a, const struct oem_quota_count *c)
 	q->returned = c->returned;
 	q->failed = c->failed;
 	q->reported = c->reported;
+	q->attestation_failed = c->attestation_failed;
+	return 0;
+}
+
+/* A jig, when it has attestation failures. */
+static int
+add_jig(struct oem_report_appliance *a, const struct oem_jig_rec *j)
+{
+	if (j->attestation_failed == 0)
+		return 0;
+	if (grow((void **)&a->jigs, a->n_jigs, sizeof(*a->jigs)) != 0)
+		return TALLY_ERR_NOMEM;
+	memcpy(a->jigs[a->n_jigs].id, j->id, TALLY_KEY_ID_LEN);
+	a->jigs[a->n_jigs++].attestation_failed = j->attestation_failed;
 	return 0;
 }
 
@@ -152,6 +168,14 @@ ledger_quota(void *arg, const struct oem_quota_count *q, const uint8_t *env, siz
 }
 
 static int
+ledger_jig(void *arg, const struct oem_jig_rec *j)
+{
+	struct lwalk *w = arg;
+
+	return add_jig(w->a, j);
+}
+
+static int
 ledger_day(void *arg, const struct oem_ledger_day *d)
 {
 	struct lwalk *w = arg;
@@ -174,7 +198,8 @@ ledger_appliance(void *arg, const struct oem_ledger_appliance *la)
 	a->verified = 1;
 	a->last_time = la->last_time;
 	a->verified_at = la->verified_at;
-	if ((r = oem_ledger_quota_each(w->t, la->key_id, ledger_quota, w)) != 0)
+	if ((r = oem_ledger_quota_each(w->t, la->key_id, ledger_quota, w)) != 0 ||
+	    (r = oem_ledger_jig_each(w->t, la->key_id, ledger_jig, w)) != 0)
 		return r;
 	return oem_ledger_day_each(w->t, la->key_id, ledger_day, w);
 }
@@ -213,6 +238,9 @@ fill_from_result(struct oem_report_appliance *a, const struct oem_reconcile_resu
 	a->last_time = res->last_time;
 	for (i = 0; i < res->n_quotas; i++)
 		if ((r = add_quota(a, &res->quotas[i])) != 0)
+			return r;
+	for (i = 0; i < res->n_jigs; i++)
+		if ((r = add_jig(a, &res->jigs[i])) != 0)
 			return r;
 	for (i = 0; i < res->n_tokens; i++)
 		if (res->tokens[i].quota != SIZE_MAX &&

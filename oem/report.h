@@ -21,6 +21,13 @@ struct oem_report_quota {
 	uint8_t quota_id[TALLY_QUOTA_ID_LEN];
 	char product[TALLY_PRODUCT_MAX + 1];
 	uint64_t units, scrap_allowance, issued, returned, failed, reported;
+	uint64_t attestation_failed;  /* DUTs refused for their attestation */
+};
+
+/* A jig of one appliance with attestation failures (only those). */
+struct oem_report_jig {
+	uint8_t id[TALLY_KEY_ID_LEN];
+	uint64_t attestation_failed;
 };
 
 /* Tokens issued by one appliance under one quota (slot) on one day. */
@@ -41,6 +48,8 @@ struct oem_report_appliance {
 	size_t n_quotas;
 	struct oem_report_day *days;
 	size_t n_days;
+	struct oem_report_jig *jigs;  /* jigs with attestation failures */
+	size_t n_jigs;
 };
 
 /* One export of this run. */

@@ -193,13 +193,37 @@ quota_rows(FILE *f, const struct oem_report_appliance *a)
 		fprintf(f, "</td><td class=\"num\">%llu</td><td class=\"num\">%llu</td>"
 		    "<td class=\"num\">%llu</td><td class=\"num\">%llu</td>"
 		    "<td class=\"num\">%llu</td><td class=\"num\">%llu</td>"
+		    "<td class=\"num\">%llu</td>"
 		    "<td><div class=\"meter\"><div%s style=\"width:%llu%%\"></div></div></td></tr>\n",
 		    (unsigned long long)q->units, (unsigned long long)q->issued,
 		    (unsigned long long)q->returned, (unsigned long long)q->failed,
 		    (unsigned long long)(q->issued - (q->reported < q->issued ? q->reported : q->issued)),
-		    (unsigned long long)q->scrap_allowance, pct > 100 ? " class=\"over\"" : "",
+		    (unsigned long long)q->scrap_allowance,
+		    (unsigned long long)q->attestation_failed, pct > 100 ? " class=\"over\"" : "",
 		    (unsigned long long)(pct > 100 ? 100 : pct));
 	}
+}
+
+/* Jigs whose DUTs the appliance refused for their attestation (clones or
+ * wrong parts: information for the OEM, not an anomaly). */
+static void
+attestation_jigs(FILE *f, const struct oem_report_appliance *a)
+{
+	size_t i;
+
+	if (a->n_jigs == 0)
+		return;
+	fputs("<h3>Attestation failures by jig</h3>\n<p class=\"sub\">DUTs this "
+	    "appliance refused because their attestation did not verify: cloned or "
+	    "wrong parts. Nothing was issued for them.</p>\n<table><tr><th>jig key ID"
+	    "</th><th class=\"num\">attestation failures</th></tr>\n", f);
+	for (i = 0; i < a->n_jigs; i++) {
+		fputs("<tr>", f);
+		hex_cell(f, a->jigs[i].id, TALLY_KEY_ID_LEN);
+		fprintf(f, "<td class=\"num\">%llu</td></tr>\n",
+		    (unsigned long long)a->jigs[i].attestation_failed);
+	}
+	fputs("</table>\n", f);
 }
 
 static void
@@ -222,9 +246,11 @@ appliance(FILE *f, const struct oem_report_appliance *a)
 	fputs("</table>\n<h3>Quotas</h3>\n<table><tr><th>quota</th><th>product</th>"
 	    "<th class=\"num\">units</th><th class=\"num\">issued</th><th class=\"num\">"
 	    "returned</th><th class=\"num\">failed</th><th class=\"num\">unreported</th>"
-	    "<th class=\"num\">scrap allowance</th><th>used</th></tr>\n", f);
+	    "<th class=\"num\">scrap allowance</th><th class=\"num\">attestation "
+	    "failures</th><th>used</th></tr>\n", f);
 	quota_rows(f, a);
 	fputs("</table>\n", f);
+	attestation_jigs(f, a);
 }
 
 int
