@@ -2,12 +2,14 @@
 #include <stdio.h>
 #include <string.h>
 #include "oem.h"
+#include "verify_token.h"
 
 static const struct oem_cmd *const commands[] = {
 	&oem_cmd_keygen,
 	&oem_cmd_quota_create,
 	&oem_cmd_reconcile,
 	&oem_cmd_receipt,
+	&oem_cmd_verify_token,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -15,7 +17,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: tally-oem COMMAND [ARGS]\n"
-	    "The OEM's offline tool: root key, quotas, reconciliation of exports, receipts.\n\n"
+	    "The OEM's offline tool: root key, quotas, reconciliation of exports, receipts,\n"
+	    "token bundles checked as a device does.\n\n"
 	    "  -h, --help    this text\n  --version     print the version\n\n"
 	    "commands (each takes --help):\n");
 	tally_cmd_list(f, (const void *const *)commands, NCOMMANDS, 14);
