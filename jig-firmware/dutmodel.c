@@ -360,6 +360,7 @@ dutmodel_report(const struct dutmodel *m, struct dutmodel_report *r)
 	r->verdict = m->verdict;
 	r->dfu_state = m->dfu.state;
 	r->dfu_status = m->dfu.status;
+	r->dfu_last_error = m->dfu.last_error;
 	r->has_token = m->has_token;
 	r->token_index = m->has_token ? m->token.log_index : 0;
 	r->fault_fired = m->fault_fired;

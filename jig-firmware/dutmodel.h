@@ -136,6 +136,7 @@ struct dutmodel_report {
 	enum jig_dut_verdict verdict;   /* the status record's verdict byte */
 	uint8_t dfu_state;              /* enum tdp_dfu_state */
 	uint8_t dfu_status;             /* enum tdp_dfu_status */
+	uint8_t dfu_last_error;         /* the last error bStatus, even if cleared; 0 none */
 	int has_token;                  /* a bundle is accepted */
 	uint64_t token_index;           /* its log index, 0 when none */
 	int fault_fired;                /* the injected fault took effect at least once */

@@ -10,8 +10,10 @@
 static enum dm_outcome
 dfu_fail(struct dutmodel *m, uint8_t status)
 {
-	if (m->dfu.state != TDP_DFU_ERROR)  /* keep the first error's status */
+	if (m->dfu.state != TDP_DFU_ERROR) { /* keep the first error's status */
 		m->dfu.status = status;
+		m->dfu.last_error = status;
+	}
 	m->dfu.state = TDP_DFU_ERROR;
 	m->dfu.pending = 0;
 	m->dfu.manifested = 0;
@@ -118,6 +120,7 @@ manifest(struct dutmodel *m)
 		d->manifested = 1;
 		return TDP_DFU_MANIFEST;
 	}
+	d->last_error = d->status;
 	return d->state;
 }
 
@@ -133,6 +136,7 @@ getstatus(struct dutmodel *m, const struct dm_setup *s, uint8_t *data,
 		if (d->pending != 0) {
 			d->state = TDP_DFU_ERROR;
 			d->status = d->pending;
+			d->last_error = d->pending;
 			if (d->pending == TDP_DFU_ERR_VENDOR)
 				m->verdict = JIG_DUT_NO_TOKEN;
 			d->pending = 0;

@@ -14,6 +14,7 @@ struct dm_dfu {
 	uint8_t state;          /* enum tdp_dfu_state */
 	uint8_t status;         /* enum tdp_dfu_status */
 	uint8_t pending;        /* error found in the last block, reported by GETSTATUS */
+	uint8_t last_error;     /* the last error status entered, kept after CLRSTATUS */
 	int manifested;         /* manifestation done: next GETSTATUS -> dfuIDLE */
 	uint32_t next_block;    /* block number the next DNLOAD must carry */
 	uint32_t cur_block;     /* block number of the last DNLOAD */

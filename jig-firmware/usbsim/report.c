@@ -83,6 +83,8 @@ print_text(const struct dutsim_dut *d, const struct line *l, FILE *f)
 		fprintf(f, " presented=%s", l->shown);
 	fprintf(f, " %s bundle=%s dfu=%s", state_name(l->r.state),
 	    verdict_name(l->r.bundle_verdict), dfu_status_name(l->r.dfu_status));
+	if (l->r.dfu_last_error != 0 && l->r.dfu_last_error != l->r.dfu_status)
+		fprintf(f, "(after %s)", dfu_status_name(l->r.dfu_last_error));
 	if (l->r.has_token)
 		fprintf(f, " token=%llu", (unsigned long long)l->r.token_index);
 	fprintf(f, " fault=%s%s end=%s transfers=%u time=%lldms\n", l->fault,
@@ -109,6 +111,8 @@ print_json(const struct dutsim_dut *d, const struct line *l, FILE *f)
 		    json_null() : json_string(verdict_name(l->r.bundle_verdict)));
 		json_object_set_new(o, "dfu_status",
 		    json_string(dfu_status_name(l->r.dfu_status)));
+		json_object_set_new(o, "dfu_last_error", l->r.dfu_last_error == 0 ?
+		    json_null() : json_string(dfu_status_name(l->r.dfu_last_error)));
 		json_object_set_new(o, "fault_fired", json_boolean(l->r.fault_fired));
 		json_object_set_new(o, "token_log_index", l->r.has_token ?
 		    json_integer((json_int_t)l->r.token_index) : json_null());

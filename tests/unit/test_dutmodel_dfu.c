@@ -115,6 +115,9 @@ test_wrong_image(void **state)
 	t->img[5000] ^= 0x80;
 	assert_int_equal(dfu(t, TDP_DFU_CLRSTATUS, 0, NULL, 0, NULL), DM_ACK);
 	download(t, t->img, sizeof(t->img), TDP_DFU_OK, TDP_DFU_IDLE);
+	dutmodel_report(t->m, &r);
+	assert_int_equal(r.dfu_status, TDP_DFU_OK);
+	assert_int_equal(r.dfu_last_error, TDP_DFU_ERR_FILE);   /* kept for the report */
 	/* Corrupted on receipt: the host's image is right, the DUT's is not. */
 	model(t, NULL, "corrupt-image:dfu:2");
 	accept_bundle(t);
