@@ -118,8 +118,17 @@ do_token_show(struct ctlconn *cc, Tally__CtlRequest *rq, struct tally_arena *a)
 		    "device UID must be 1..64 bytes");
 		return;
 	}
-	r = query_token_show(control_daemon(cc->c)->store, ts->device_uid.data,
-	    ts->device_uid.len, a, &out);
+	if (ts->bundle_quota_id.len != 0 && ts->bundle_quota_id.len != 16) {
+		control_reply_error(cc, rq->request_id, TALLY__ERROR_CODE__BAD_REQUEST,
+		    "bundle quota ID must be 16 bytes");
+		return;
+	}
+	if (ts->bundle_quota_id.len == 16)
+		r = query_token_bundle(control_daemon(cc->c)->store, ts->device_uid.data,
+		    ts->device_uid.len, ts->bundle_quota_id.data, a, &out);
+	else
+		r = query_token_show(control_daemon(cc->c)->store, ts->device_uid.data,
+		    ts->device_uid.len, a, &out);
 	resp.body_case = TALLY__CTL_RESPONSE__BODY_TOKEN_SHOW;
 	resp.token_show = &out;
 	reply_query(cc, rq->request_id, r, &resp, "token show");

@@ -213,24 +213,31 @@ device_lookup(struct store_txn *t, const uint8_t qid[16], const uint8_t *uid,
 	return 0;
 }
 
+int
+issue_bundle_encode(const uint8_t *quota, size_t quota_len, const uint8_t *token,
+    size_t token_len, const uint8_t *spki, size_t spki_len, uint8_t **out,
+    size_t *out_len)
+{
+	Tally__TokenBundle b = TALLY__TOKEN_BUNDLE__INIT;
+	size_t n;
+
+	b.quota = (ProtobufCBinaryData){ quota_len, (uint8_t *)quota };
+	b.token = (ProtobufCBinaryData){ token_len, (uint8_t *)token };
+	b.appliance_public_key = (ProtobufCBinaryData){ spki_len, (uint8_t *)spki };
+	n = tally__token_bundle__get_packed_size(&b);
+	if ((*out = malloc(n)) == NULL)
+		return TALLY_ERR_NOMEM;
+	*out_len = tally__token_bundle__pack(&b, *out);
+	return 0;
+}
+
 /* r->out = serialized TokenBundle {quota envelope, token envelope, SPKI}. */
 static int
 bundle_pack(struct issue_ctx *ctx, const struct quota_entry *qe,
     const uint8_t *tok, size_t tok_len, struct wreq *r)
 {
-	Tally__TokenBundle b = TALLY__TOKEN_BUNDLE__INIT;
-	size_t n;
-
-	b.quota = qe->rec->envelope;
-	b.token.data = (uint8_t *)tok;
-	b.token.len = tok_len;
-	b.appliance_public_key.data = ctx->spki;
-	b.appliance_public_key.len = ctx->spki_len;
-	n = tally__token_bundle__get_packed_size(&b);
-	if ((r->out = malloc(n)) == NULL)
-		return TALLY_ERR_NOMEM;
-	r->out_len = tally__token_bundle__pack(&b, r->out);
-	return 0;
+	return issue_bundle_encode(qe->rec->envelope.data, qe->rec->envelope.len,
+	    tok, tok_len, ctx->spki, ctx->spki_len, &r->out, &r->out_len);
 }
 
 /* Returns the token already issued at index, rebuilt from the log, once

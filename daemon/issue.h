@@ -165,6 +165,17 @@ void issue_receipt_import(struct issue_ctx *ctx, struct store_txn *t, struct wre
 #define ISSUE_CONFIG_TEXT_MAX 16384
 void issue_config(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r);
 
+/* The serialized TokenBundle (proto/artifacts.proto) of a quota envelope
+ * exactly as imported (quota, quota_len bytes), a token envelope exactly
+ * as logged (token, token_len) and the appliance's DER SPKI (spki,
+ * spki_len), into a new buffer *out (free()) of *out_len bytes. The one
+ * encoder of bundles: IssueToken sends its result to the jig and `token
+ * show` returns it (query_token_bundle), so both are the same bytes.
+ * Nothing is checked here. Errors: TALLY_ERR_NOMEM. */
+int issue_bundle_encode(const uint8_t *quota, size_t quota_len, const uint8_t *token,
+    size_t token_len, const uint8_t *spki, size_t spki_len, uint8_t **out,
+    size_t *out_len);
+
 /* Sets r->error = code and a printf-style r->message. */
 void issue_fail(struct wreq *r, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

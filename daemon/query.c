@@ -302,9 +302,8 @@ struct show {
 	size_t cap;
 };
 
-/* Copies the token envelope of the log entry at index into *out. */
-static int
-token_at(struct store_txn *t, struct tally_arena *a, uint64_t index,
+int
+query_token_at(struct store_txn *t, struct tally_arena *a, uint64_t index,
     ProtobufCBinaryData *out)
 {
 	Tally__LogEntry *e;
@@ -349,7 +348,7 @@ show_cb(void *arg, const uint8_t *qid, size_t klen, const uint8_t *val, size_t v
 	if (r != 0 || vlen != 8)
 		return r != 0 ? r : TALLY_ERR_STORAGE;
 	s->out->log_indexes[n] = store_be64_get(v);
-	if ((r = token_at(s->t, s->a, s->out->log_indexes[n], &s->out->tokens[n])) != 0)
+	if ((r = query_token_at(s->t, s->a, s->out->log_indexes[n], &s->out->tokens[n])) != 0)
 		return r;
 	s->out->n_tokens = s->out->n_log_indexes = n + 1;
 	return 0;

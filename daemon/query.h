@@ -15,6 +15,7 @@
 #include "ctl.pb-c.h"
 
 struct store;
+struct store_txn;
 
 /* Products with a usable quota and units remaining, for Hello. */
 int query_hello(struct store *st, struct tally_arena *a, Tally__HelloResponse *out);
@@ -35,6 +36,23 @@ int query_jig_list(struct store *st, struct tally_arena *a, Tally__JigListRespon
  * length outside 1..64. */
 int query_token_show(struct store *st, const uint8_t *uid, size_t uid_len,
     struct tally_arena *a, Tally__TokenShowResponse *out);
+
+/* The token issued to uid (1..64 bytes) under quota quota_id (16 bytes),
+ * with its TokenBundle: out->tokens[0], out->log_indexes[0] and
+ * out->bundles[0], the bundle made by issue_bundle_encode from the quota
+ * envelope as imported, the token envelope as logged and the appliance
+ * SPKI the store is bound to, so it is byte for byte what IssueToken gave
+ * the jig. TALLY_ERR_NOT_FOUND when uid has no token under that quota,
+ * TALLY_ERR_INVALID for a uid length outside 1..64, TALLY_ERR_STORAGE
+ * when the device's log entry, quota record or SPKI is missing. */
+int query_token_bundle(struct store *st, const uint8_t *uid, size_t uid_len,
+    const uint8_t quota_id[16], struct tally_arena *a, Tally__TokenShowResponse *out);
+
+/* Inside the caller's read transaction t: copies the token envelope of
+ * the log entry at index into *out (arena a). TALLY_ERR_STORAGE when the
+ * entry is missing or is not a token, TALLY_ERR_NOMEM. */
+int query_token_at(struct store_txn *t, struct tally_arena *a, uint64_t index,
+    ProtobufCBinaryData *out);
 
 /* Latest stored checkpoint. TALLY_ERR_NOT_FOUND when none yet. */
 int query_checkpoint(struct store *st, struct tally_arena *a, Tally__CheckpointResponse *out);

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 
+#include "artifact.h"
 #include "checkpoint.h"
 #include "err.h"
 #include "tests/harness/harness.h"
@@ -257,6 +258,49 @@ issue_one(struct th *t, const char *uid)
 	th_tls_close(c);
 }
 
+/* token show with bundle_quota_id: that quota's token and its bundle,
+ * which verifies with the OEM root for the device; another quota is
+ * NOT_FOUND and a quota ID that is not 16 bytes BAD_REQUEST. */
+static void
+token_show_bundle(struct th *t, Tally__CtlRequest *rq, const uint8_t qid[16])
+{
+	Tally__TokenShowRequest *ts = rq->token_show;
+	const Tally__TokenShowResponse *o;
+	Tally__CtlResponse *resp;
+	Tally__TokenBundle *b;
+	uint8_t other[16] = { 0 };
+
+	ts->device_uid = (ProtobufCBinaryData){ 9, (uint8_t *)"unit-0001" };
+	ts->bundle_quota_id = (ProtobufCBinaryData){ 16, (uint8_t *)qid };
+	resp = ctl_ok(t, rq, TALLY__CTL_RESPONSE__BODY_TOKEN_SHOW);
+	o = resp->token_show;
+	assert_int_equal(o->n_tokens, 1);
+	assert_int_equal(o->n_log_indexes, 1);
+	assert_int_equal(o->n_bundles, 1);
+	assert_int_equal(tally_bundle_verify(o->bundles[0].data, o->bundles[0].len,
+	    t->oem_key, (const uint8_t *)"unit-0001", 9, th_firmware, 0, NULL), 0);
+	assert_int_equal(tally_bundle_verify(o->bundles[0].data, o->bundles[0].len,
+	    t->oem_key, (const uint8_t *)"unit-0002", 9, NULL, 0, NULL), TALLY_ERR_MISMATCH);
+	assert_non_null(b = tally__token_bundle__unpack(NULL, o->bundles[0].len,
+	    o->bundles[0].data));
+	assert_int_equal(b->token.len, o->tokens[0].len);
+	assert_memory_equal(b->token.data, o->tokens[0].data, b->token.len);
+	assert_int_equal(b->appliance_public_key.len, t->appliance_spki_len);
+	assert_memory_equal(b->appliance_public_key.data, t->appliance_spki,
+	    t->appliance_spki_len);
+	tally__token_bundle__free_unpacked(b, NULL);
+	tally__ctl_response__free_unpacked(resp, NULL);
+	ts->bundle_quota_id.data = other;
+	assert_int_equal(th_ctl(t, rq, &resp), 0);
+	assert_int_equal(resp->error, TALLY__ERROR_CODE__NOT_FOUND);
+	tally__ctl_response__free_unpacked(resp, NULL);
+	ts->bundle_quota_id.len = 15;
+	assert_int_equal(th_ctl(t, rq, &resp), 0);
+	assert_int_equal(resp->error, TALLY__ERROR_CODE__BAD_REQUEST);
+	tally__ctl_response__free_unpacked(resp, NULL);
+	ts->bundle_quota_id = (ProtobufCBinaryData){ 0, NULL };
+}
+
 static void
 test_control_requests(void **state)
 {
@@ -270,10 +314,11 @@ test_control_requests(void **state)
 	EVP_PKEY *pub = NULL;
 	uint8_t root[32];
 	uint64_t size;
+	uint8_t qid[16];
 	char origin[TALLY_ORIGIN_MAX];
 
 	assert_int_equal(th_enroll(t, 0), 0);
-	assert_int_equal(th_quota_code(t, "widget", 5, NULL), 0);
+	assert_int_equal(th_quota_code(t, "widget", 5, qid), 0);
 	issue_one(t, "unit-0001");
 	/* lists */
 	rq.body_case = TALLY__CTL_REQUEST__BODY_JIG_LIST;
@@ -303,6 +348,7 @@ test_control_requests(void **state)
 	assert_int_equal(th_ctl(t, &rq, &resp), 0);
 	assert_int_equal(resp->error, TALLY__ERROR_CODE__BAD_REQUEST);
 	tally__ctl_response__free_unpacked(resp, NULL);
+	token_show_bundle(t, &rq, qid);
 	/* checkpoint: a signed note over the whole log */
 	rq.body_case = TALLY__CTL_REQUEST__BODY_CHECKPOINT;
 	rq.checkpoint = &cp;
