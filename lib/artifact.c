@@ -180,6 +180,13 @@ tally_token_check(const Tally__Token *t)
 	    !bytes_len(&t->jig_key_id, TALLY_KEY_ID_LEN) ||
 	    !bytes_len(&t->nonce, TALLY_NONCE_LEN))
 		return TALLY_ERR_INVALID;
+	/* Attestation fields: all absent, or a key ID and boot key hash. */
+	if (t->attestation_key_id.len == 0)
+		return t->boot_key_hash.len == 0 && t->software_version == 0 ?
+		    0 : TALLY_ERR_INVALID;
+	if (!bytes_len(&t->attestation_key_id, TALLY_KEY_ID_LEN) ||
+	    !bytes_len(&t->boot_key_hash, TALLY_DIGEST_LEN))
+		return TALLY_ERR_INVALID;
 	return 0;
 }
 

@@ -50,7 +50,9 @@ int tally_quota_usable(const Tally__Quota *q, const uint8_t appliance_key_id[32]
 int tally_quota_allows_firmware(const Tally__Quota *q, const uint8_t d[TALLY_DIGEST_LEN]);
 
 /* Field checks of a Token: quota_id 16, appliance_key_id 32, product
- * 1..64, device_uid 1..64, firmware_digest 32, jig_key_id 32, nonce 32.
+ * 1..64, device_uid 1..64, firmware_digest 32, jig_key_id 32, nonce 32;
+ * attestation fields either all absent (empty, empty, 0) or
+ * attestation_key_id 32 and boot_key_hash 32 bytes (lib/attest.h).
  * Returns 0 or TALLY_ERR_INVALID. */
 int tally_token_check(const Tally__Token *t);
 

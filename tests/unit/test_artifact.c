@@ -294,7 +294,7 @@ static void
 test_token_fields(void **state)
 {
 	struct fx *f = *state;
-	static uint8_t big[TALLY_UID_MAX + 1];
+	static uint8_t big[TALLY_UID_MAX + 1], hash[32];
 	Tally__Token t, *out = NULL;
 	uint8_t *env;
 	size_t len;
@@ -304,7 +304,12 @@ test_token_fields(void **state)
 	assert_int_equal(tally_token_check(&t), 0);
 	t.device_uid = (ProtobufCBinaryData){ TALLY_UID_MAX, big };
 	assert_int_equal(tally_token_check(&t), 0);
-	for (i = 0; i < 12; i++) {
+	/* Attestation fields: all or nothing, 32-byte key ID and hash. */
+	t.attestation_key_id = (ProtobufCBinaryData){ 32, hash };
+	t.boot_key_hash = (ProtobufCBinaryData){ 32, hash };
+	t.software_version = 7;
+	assert_int_equal(tally_token_check(&t), 0);
+	for (i = 0; i < 17; i++) {
 		valid_token(f, &t);
 		switch (i) {
 		case 0: t.quota_id.len = 17; break;
@@ -319,6 +324,12 @@ test_token_fields(void **state)
 		case 9: t.nonce.len = 0; break;
 		case 10: t.jig_key_id.len = 0; break;
 		case 11: t.firmware_digest.len = 0; break;
+		case 12: t.software_version = 1; break;
+		case 13: t.boot_key_hash = (ProtobufCBinaryData){ 32, hash }; break;
+		case 14: t.attestation_key_id = (ProtobufCBinaryData){ 31, hash }; break;
+		case 15: t.attestation_key_id = (ProtobufCBinaryData){ 32, hash };
+			t.boot_key_hash = (ProtobufCBinaryData){ 33, big }; break;
+		case 16: t.attestation_key_id = (ProtobufCBinaryData){ 32, hash }; break;
 		}
 		assert_int_equal(tally_token_check(&t), TALLY_ERR_INVALID);
 		env = seal(f->app, TALLY_PT_TOKEN, &t.base, &len);
