@@ -7,6 +7,7 @@
 #include <string.h>
 #include <ini.h>
 #include "config.h"
+#include "dutproto.h"
 #include "err.h"
 #include "util.h"
 
@@ -226,6 +227,61 @@ set_uid_prefix(struct jig_config *c, const char *v, char *why)
 	return -1;
 }
 
+/* A USB ID: 1..4 hex digits, optional 0x; 0000 is not an ID. */
+static int
+set_usb_id(uint16_t *dst, const char *v, char *why)
+{
+	const char *p = v;
+	unsigned long n;
+	size_t i, len;
+
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
+		p += 2;
+	len = strlen(p);
+	for (i = 0; i < len; i++)
+		if (!isxdigit((unsigned char)p[i]))
+			break;
+	if (len >= 1 && len <= 4 && i == len &&
+	    (n = strtoul(p, NULL, 16)) != 0) {
+		*dst = (uint16_t)n;
+		return 0;
+	}
+	snprintf(why, WHY_MAX, "expected a USB ID, 1..4 hex digits, not 0");
+	return -1;
+}
+
+static int
+set_vid(struct jig_config *c, const char *v, char *why)
+{
+	return set_usb_id(&c->usb_vid, v, why);
+}
+
+static int
+set_pid(struct jig_config *c, const char *v, char *why)
+{
+	return set_usb_id(&c->usb_pid, v, why);
+}
+
+static int
+set_slots(struct jig_config *c, const char *v, char *why)
+{
+	if (parse_uint(v, JIG_SLOTS_MAX, &c->usb_slots) == 0 && c->usb_slots >= 1)
+		return 0;
+	snprintf(why, WHY_MAX, "expected a count, 1..%d", JIG_SLOTS_MAX);
+	return -1;
+}
+
+static int
+set_transfer_timeout(struct jig_config *c, const char *v, char *why)
+{
+	if (parse_uint(v, JIG_TRANSFER_TIMEOUT_MAX, &c->usb_timeout_ms) == 0 &&
+	    c->usb_timeout_ms >= JIG_TRANSFER_TIMEOUT_MIN)
+		return 0;
+	snprintf(why, WHY_MAX, "expected milliseconds, %d..%d",
+	    JIG_TRANSFER_TIMEOUT_MIN, JIG_TRANSFER_TIMEOUT_MAX);
+	return -1;
+}
+
 static const struct key_entry keys[] = {
 	{ "jig", "appliance", set_appliance, 1 },
 	{ "jig", "appliance_key_id", set_key_id, 1 },
@@ -237,6 +293,10 @@ static const struct key_entry keys[] = {
 	{ "jig", "firmware", set_firmware, 1 },
 	{ "jig", "timeout", set_timeout, 0 },
 	{ "jig", "reconnect_attempts", set_reconnect, 0 },
+	{ "usb", "vid", set_vid, 0 },
+	{ "usb", "pid", set_pid, 0 },
+	{ "usb", "slots", set_slots, 0 },
+	{ "usb", "transfer_timeout_ms", set_transfer_timeout, 0 },
 	{ "simulate", "duts", set_duts, 2 },
 	{ "simulate", "uid_prefix", set_uid_prefix, 2 },
 };
@@ -269,6 +329,12 @@ handler(void *user, const char *section, const char *name, const char *value)
 
 	if (strcmp(section, "simulate") == 0)
 		ps->cfg->have_simulate = 1;
+	if (strcmp(section, "usb") == 0)
+		ps->cfg->have_usb = 1;
+	if (ps->cfg->have_usb && ps->cfg->have_simulate) {
+		fail(ps, "[usb] and [simulate] exclude each other");
+		return 0;
+	}
 	if (strcmp(section, "jig") == 0 && ps->jig_line == 0)
 		ps->jig_line = ps->line;
 	for (i = 0; i < NKEYS; i++)
@@ -346,6 +412,10 @@ jig_config_load(const char *path, struct jig_config *cfg, char *errmsg, size_t c
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->timeout_s = JIG_TIMEOUT_DEFAULT;
 	cfg->reconnect_attempts = JIG_RECONNECT_DEFAULT;
+	cfg->usb_vid = TDP_VID_DEFAULT;
+	cfg->usb_pid = TDP_PID_DEFAULT;
+	cfg->usb_slots = JIG_SLOTS_DEFAULT;
+	cfg->usb_timeout_ms = JIG_TRANSFER_TIMEOUT_DEFAULT;
 	if ((ps.fp = fopen(path, "re")) == NULL) {
 		snprintf(errmsg, cap, "%s: cannot open: %s", path, strerror(errno));
 		return TALLY_ERR_IO;

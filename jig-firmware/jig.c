@@ -6,6 +6,7 @@
 #include <time.h>
 #include <openssl/crypto.h>
 #include "artifact.h"
+#include "attest.h"
 #include "dsse.h"
 #include "err.h"
 #include "jig.h"
@@ -165,15 +166,21 @@ issue_once(struct jig_client *c, const struct jig_params *p, struct jig_dut *dut
     struct jig_unit *u)
 {
 	struct jig_issue_args a = { 0 };
-	uint8_t nonce[TALLY_NONCE_LEN], att[4096];
+	uint8_t nonce[TALLY_NONCE_LEN], att[TALLY_ATTESTATION_MAX];
 	size_t att_len = 0;
 	int64_t expires;
 	int r;
 
 	if ((r = jig_client_challenge(c, nonce, &expires, &u->refusal)) != 0)
 		return r;
-	if (dut->ops->attest != NULL &&
-	    (r = dut->ops->attest(dut->ctx, nonce, att, sizeof(att), &att_len)) != 0) {
+	/* A DUT without an attestation key (UNSUPPORTED) asks without one;
+	 * the appliance refuses it if the quota requires attestation. */
+	r = dut->ops->attest != NULL ?
+	    dut->ops->attest(dut->ctx, nonce, att, sizeof(att), &att_len) :
+	    TALLY_ERR_UNSUPPORTED;
+	if (r == TALLY_ERR_UNSUPPORTED)
+		att_len = 0;
+	else if (r != 0) {
 		unit_fail(u, "DUT attestation: %s", tally_strerror(r));
 		return 0;
 	}

@@ -1,9 +1,16 @@
 /*
  * jig.h - programming one DUT (DESIGN.md §5-§7):
- *   read the DUT's identity -> Challenge -> IssueToken -> write the token
- *   bundle to the DUT -> download the firmware -> read the DUT's state ->
- *   ReportInstall (an InstallReport signed by the jig key, DSSE payload
- *   type TALLY_PT_REPORT: INSTALLED, or FAILED with a reason).
+ *   read the DUT's identity -> Challenge -> the DUT's attestation over
+ *   the challenge (ops->attest; a DUT without an attestation key,
+ *   TALLY_ERR_UNSUPPORTED, is asked for none) -> IssueToken -> write the
+ *   token bundle to the DUT -> download the firmware -> read the DUT's
+ *   state -> ReportInstall (an InstallReport signed by the jig key, DSSE
+ *   payload type TALLY_PT_REPORT: INSTALLED, or FAILED with a reason).
+ *
+ * A DUT failure before the token (identity, attestation) ends the unit
+ * with nothing to report (nothing was spent). Once the token is issued,
+ * any DUT refusal or link failure (stall, timeout, unplug) is reported as
+ * FAILED with its reason; the appliance applies its scrap rules.
  *
  * The sequence is resumable: a struct jig_unit records how far it got, so
  * when the link to the appliance drops the caller reconnects and calls

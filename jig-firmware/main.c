@@ -3,11 +3,14 @@
  *   tally-jig -c CONFIG run      program every DUT of the line, one line each
  *   tally-jig -c CONFIG once     program one DUT
  *   tally-jig -c CONFIG status   the appliance's products and units left
- * Exit status: 0 ok / 1 refused or failed / 2 usage or setup error.
- * SIGINT/SIGTERM: the unit in progress is finished, then the summary.
+ * DUTs come from USB (usbsource.c) or, with [simulate], are simulated.
+ * Exit status: 0 ok / 1 refused, failed or no DUT / 2 usage or setup error.
+ * SIGINT/SIGTERM: the units in progress are finished, then the summary.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,17 +18,19 @@
 #include "run.h"
 #include "setup.h"
 #include "simdut.h"
+#include "usbsource.h"
 
 #define DEFAULT_CONFIG "/etc/tally/jig.conf"
 
-/* Set by SIGINT/SIGTERM: finish the unit in progress, then stop. */
-static volatile sig_atomic_t stop_requested;
+/* Set by SIGINT/SIGTERM: finish the units in progress, then stop.
+ * Lock-free (checked in main), so a signal handler may store to it. */
+static atomic_int stop_requested;
 
 static void
 on_signal(int sig)
 {
 	(void)sig;
-	stop_requested = 1;
+	atomic_store(&stop_requested, 1);
 }
 
 /* SIGPIPE ignored (a closed TLS link is an error return, not a death);
@@ -47,7 +52,8 @@ signals(void)
 struct opts {
 	const char *config;
 	int json;
-	volatile sig_atomic_t *stop;  /* set by SIGINT/SIGTERM */
+	unsigned wait_s;              /* USB: give up waiting for a DUT (0 = never) */
+	atomic_int *stop;             /* set by SIGINT/SIGTERM */
 };
 
 struct cmd {
@@ -67,24 +73,52 @@ load(const struct opts *o, int for_units, struct jig_setup *s)
 	return -1;
 }
 
-/* The DUT source of the configuration: only simulated DUTs so far. */
+/* The DUT source of the configuration: simulated, or USB. */
 static int
-open_source(const struct jig_setup *s, unsigned count, struct jig_dut_source *src)
+open_source(const struct opts *o, const struct jig_setup *s, unsigned count,
+    struct jig_dut_source *src)
 {
+	struct usbsource_opts uo = { 0 };
+	char msg[JIG_ERRMSG_MAX];
 	int r;
 
-	if (!s->cfg.have_simulate) {
-		fprintf(stderr, "tally-jig: no DUT backend: add a [simulate] "
-		    "section (the USB backend is not built yet)\n");
-		return -1;
+	if (s->cfg.have_simulate) {
+		r = simdut_source(s->cfg.sim_uid_prefix, count, s->cfg.product,
+		    s->oem_root, src);
+		if (r != 0)
+			fprintf(stderr, "tally-jig: simulated DUTs: %s\n",
+			    tally_strerror(r));
+		return r;
 	}
-	r = simdut_source(s->cfg.sim_uid_prefix, count, s->cfg.product,
-	    s->oem_root, src);
-	if (r != 0) {
-		fprintf(stderr, "tally-jig: simulated DUTs: %s\n", tally_strerror(r));
-		return -1;
+	uo.vid = s->cfg.usb_vid;
+	uo.pid = s->cfg.usb_pid;
+	uo.timeout_ms = s->cfg.usb_timeout_ms;
+	uo.wait_ms = o->wait_s * 1000u;
+	uo.stop = o->stop;
+	if ((r = usbsource_open(&uo, src, msg, sizeof(msg))) != 0)
+		fprintf(stderr, "tally-jig: %s\n", msg);
+	return r;
+}
+
+/* The exit status of run or once, after jig_run returned r. */
+static int
+serve_status(const struct opts *o, const struct jig_setup *s, int once, int r,
+    const struct jig_counts *n)
+{
+	unsigned total = n->programmed + n->refused + n->failed;
+
+	if (r != 0 && total == 0)
+		return r == TALLY_ERR_PERM ? 1 : 2;  /* refused, or could not start */
+	if (once && total == 0 && !atomic_load(o->stop)) {
+		if (o->wait_s > 0)
+			fprintf(stderr, "tally-jig: no DUT (USB %04x:%04x) arrived "
+			    "within %u s\n", s->cfg.usb_vid, s->cfg.usb_pid, o->wait_s);
+		else
+			fprintf(stderr, "tally-jig: no DUT to program\n");
 	}
-	return 0;
+	if (once)
+		return n->programmed == 1 ? 0 : 1;
+	return r == 0 ? 0 : 1;
 }
 
 static int
@@ -93,25 +127,20 @@ serve(const struct opts *o, int once)
 	struct jig_setup s;
 	struct jig_dut_source src = { 0 };
 	struct jig_counts n = { 0, 0, 0 };
-	struct jig_run_opts ro = { once ? 1 : 0, stdout, o->stop };
+	struct jig_run_opts ro = { once ? 1 : 0, 1, stdout, o->stop };
 	char msg[JIG_ERRMSG_MAX] = "";
 	int r, rc = 2;
 
 	if (load(o, 1, &s) != 0 ||
-	    open_source(&s, once ? 1 : s.cfg.sim_duts, &src) != 0)
+	    open_source(o, &s, once ? 1 : s.cfg.sim_duts, &src) != 0)
 		goto out;
+	if (!once && !s.cfg.have_simulate)
+		ro.slots = s.cfg.usb_slots;
 	r = jig_run(&s, &src, &ro, &n, msg, sizeof(msg));
 	if (r != 0)
 		fprintf(stderr, "tally-jig: %s\n", msg);
-	if (r != 0 && n.programmed + n.refused + n.failed == 0) {
-		rc = r == TALLY_ERR_PERM ? 1 : 2;  /* refused, or could not start */
-		goto out;
-	}
-	if (once)
-		rc = n.programmed == 1 ? 0 : 1;
-	else
-		rc = r == 0 ? 0 : 1;
-	if (!once)
+	rc = serve_status(o, &s, once, r, &n);
+	if (!once && (r == 0 || n.programmed + n.refused + n.failed > 0))
 		printf("jig: programmed=%u refused=%u failed=%u\n",
 		    n.programmed, n.refused, n.failed);
  out:
@@ -173,11 +202,28 @@ usage(FILE *f)
 	fprintf(f, "usage: tally-jig [-c CONFIG] [--json] COMMAND\n\n"
 	    "  -c, --config FILE  configuration file (default %s)\n"
 	    "      --json         status: print JSON\n"
+	    "      --wait SECONDS USB: stop waiting for a DUT after SECONDS without\n"
+	    "                     one (once: exit 1; run: summary, exit 0)\n"
 	    "  -h, --help         this help\n"
 	    "  -V, --version      print the version\n\ncommands:\n", DEFAULT_CONFIG);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
 	fprintf(f, "\nexit status: 0 ok, 1 refused or failed, 2 usage or setup error\n");
+}
+
+static int
+parse_wait(const char *v, unsigned *out)
+{
+	unsigned long n;
+	char *end;
+
+	if (v[0] < '0' || v[0] > '9')
+		return -1;
+	n = strtoul(v, &end, 10);
+	if (*end != '\0' || n < 1 || n > 86400)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
 }
 
 int
@@ -186,11 +232,12 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "wait", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { DEFAULT_CONFIG, 0, &stop_requested };
+	struct opts o = { DEFAULT_CONFIG, 0, 0, &stop_requested };
 	size_t i;
 	int ch;
 
@@ -198,6 +245,13 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c': o.config = optarg; break;
 		case 'j': o.json = 1; break;
+		case 'w':
+			if (parse_wait(optarg, &o.wait_s) != 0) {
+				fprintf(stderr, "tally-jig: --wait: expected "
+				    "seconds, 1..86400\n");
+				return 2;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("tally-jig %s\n", TALLY_VERSION); return 0;
 		default: usage(stderr); return 2;

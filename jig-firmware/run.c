@@ -1,7 +1,10 @@
-/* run.c - connecting with retries and serving a batch of DUTs, see run.h. */
+/* run.c - connecting with retries and serving a line of DUTs, see run.h. */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "err.h"
@@ -127,28 +130,64 @@ jig_unit_line(const struct jig_unit *u, char *buf, size_t cap)
 		snprintf(buf, cap, "unit %s: failed: %s", u->name, u->reason);
 }
 
-/* jig_program with reconnects. 0 when the unit has its outcome. */
-static int
-stopped(const struct jig_run_opts *o)
-{
-	return o->stop != NULL && *o->stop != 0;
-}
+/* The workers of one run: the DUT source, the output, the counts and the
+ * first error are shared; each slot has its own appliance connection. */
+struct line {
+	const struct jig_setup *s;
+	struct jig_dut_source *src;
+	const struct jig_run_opts *o;
+	atomic_int own_stop;           /* used when o->stop is NULL */
+	atomic_int *stop;
+	pthread_mutex_t mu;            /* out, counts, started, err */
+	pthread_mutex_t src_mu;        /* one src->next at a time */
+	struct jig_counts *counts;
+	unsigned started;              /* units taken */
+	int err;                       /* first error that ends the run */
+	char errmsg[JIG_ERRMSG_MAX];
+};
+
+struct slot {
+	struct line *l;
+	struct jig_client *c;
+	pthread_t thread;
+	int running;
+};
 
 static int
-program_unit(const struct jig_setup *s, const struct jig_run_opts *o,
-    struct jig_client **c, struct jig_dut *dut, struct jig_unit *u,
+stopped(const struct line *l)
+{
+	return atomic_load(l->stop) != 0;
+}
+
+/* Records the first error that ends the run and stops the other slots. */
+static void
+line_fail(struct line *l, int r, const char *msg)
+{
+	pthread_mutex_lock(&l->mu);
+	if (l->err == 0) {
+		l->err = r;
+		snprintf(l->errmsg, sizeof(l->errmsg), "%s", msg);
+	}
+	pthread_mutex_unlock(&l->mu);
+	atomic_store(l->stop, 1);
+}
+
+/* jig_program with reconnects. 0 when the unit has its outcome. */
+static int
+program_unit(struct slot *sl, struct jig_dut *dut, struct jig_unit *u,
     char *errmsg, size_t cap)
 {
+	const struct jig_setup *s = sl->l->s;
 	unsigned round;
 	int r;
 
 	for (round = 0; ; round++) {
-		if ((r = jig_program(*c, &s->params, dut, u)) == 0)
+		if ((r = jig_program(sl->c, &s->params, dut, u)) == 0)
 			return 0;
-		jig_client_close(*c);
-		*c = NULL;
-		if (stopped(o)) {
-			snprintf(errmsg, cap, "stopped by a signal");
+		jig_client_close(sl->c);
+		sl->c = NULL;
+		if (stopped(sl->l)) {
+			snprintf(errmsg, cap, "the run is stopping, no reconnect");
 			return TALLY_ERR_CLOSED;
 		}
 		if (round >= s->cfg.reconnect_attempts) {
@@ -158,7 +197,7 @@ program_unit(const struct jig_setup *s, const struct jig_run_opts *o,
 		}
 		log_warn("link to the appliance lost (%s) during unit %s; reconnecting",
 		    tally_strerror(r), u->name[0] != '\0' ? u->name : "?");
-		r = jig_connect_retry(s, s->cfg.reconnect_attempts, c, NULL,
+		r = jig_connect_retry(s, s->cfg.reconnect_attempts, &sl->c, NULL,
 		    errmsg, cap);
 		if (r != 0)
 			return r;
@@ -174,15 +213,157 @@ jig_refused(const struct jig_unit *u)
 	    u->refusal.code == TALLY__ERROR_CODE__JIG_NOT_ENROLLED);
 }
 
+/* Prints the unit's line and counts it (serialized between slots). */
 static void
-count(const struct jig_unit *u, struct jig_counts *counts)
+unit_done(struct line *l, const struct jig_unit *u)
 {
+	char buf[1024];
+
+	jig_unit_line(u, buf, sizeof(buf));
+	pthread_mutex_lock(&l->mu);
+	fprintf(l->o->out, "%s\n", buf);
+	fflush(l->o->out);
 	if (u->outcome == JIG_UNIT_PROGRAMMED)
-		counts->programmed++;
+		l->counts->programmed++;
 	else if (u->outcome == JIG_UNIT_REFUSED)
-		counts->refused++;
+		l->counts->refused++;
 	else
-		counts->failed++;
+		l->counts->failed++;
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* Programs one DUT: 0, or an error that ends the run (line_fail done). */
+static int
+serve_unit(struct slot *sl, struct jig_dut *dut)
+{
+	char msg[JIG_ERRMSG_MAX] = "";
+	struct jig_unit u;
+	int r;
+
+	jig_unit_init(&u);
+	r = program_unit(sl, dut, &u, msg, sizeof(msg));
+	if (r != 0 && u.outcome == JIG_UNIT_PENDING &&
+	    snprintf(u.reason, sizeof(u.reason), "%s%s",
+	    u.stage == JIG_STAGE_REPORT ?
+	    "DUT programmed but its report was not delivered: " : "",
+	    msg) >= (int)sizeof(u.reason))
+		log_debug("unit %s: reason cut", u.name);
+	if (r != 0)
+		u.outcome = JIG_UNIT_FAILED;
+	unit_done(sl->l, &u);
+	if (r == 0 && jig_refused(&u)) {
+		snprintf(msg, sizeof(msg), "the appliance no longer accepts this "
+		    "jig; stopping");
+		r = TALLY_ERR_PERM;
+	}
+	if (r != 0)
+		line_fail(sl->l, r, msg);
+	jig_unit_clear(&u);
+	return r;
+}
+
+/* May this slot start another unit? Counts it if so. */
+static int
+take(struct line *l)
+{
+	int ok;
+
+	pthread_mutex_lock(&l->mu);
+	ok = !stopped(l) &&
+	    (l->o->max_units == 0 || l->started < l->o->max_units);
+	if (ok)
+		l->started++;
+	pthread_mutex_unlock(&l->mu);
+	return ok;
+}
+
+/* The next DUT, one caller at a time (a source need not be thread-safe).
+ * 0, or 1 when the source has no more (ran out, stopped, idle past its
+ * wait), or an error (line_fail done). */
+static int
+next_dut(struct line *l, struct jig_dut *dut)
+{
+	char msg[JIG_ERRMSG_MAX];
+	int r;
+
+	pthread_mutex_lock(&l->src_mu);
+	r = stopped(l) ? TALLY_ERR_NOT_FOUND : l->src->next(l->src->ctx, dut);
+	pthread_mutex_unlock(&l->src_mu);
+	if (r == TALLY_ERR_NOT_FOUND || r == TALLY_ERR_TIMEOUT)
+		return 1;
+	if (r != 0) {
+		snprintf(msg, sizeof(msg), "DUT source: %s", tally_strerror(r));
+		line_fail(l, r, msg);
+	}
+	return r;
+}
+
+static void *
+slot_main(void *arg)
+{
+	struct slot *sl = arg;
+	struct jig_dut dut = { 0 };
+
+	while (take(sl->l)) {
+		if (next_dut(sl->l, &dut) != 0)
+			break;
+		if (serve_unit(sl, &dut) != 0) {
+			jig_dut_close(&dut);
+			break;
+		}
+		jig_dut_close(&dut);
+	}
+	return NULL;
+}
+
+static int
+line_init(struct line *l, const struct jig_setup *s, struct jig_dut_source *src,
+    const struct jig_run_opts *o, struct jig_counts *counts)
+{
+	memset(l, 0, sizeof(*l));
+	l->s = s;
+	l->src = src;
+	l->o = o;
+	l->counts = counts;
+	atomic_init(&l->own_stop, 0);
+	l->stop = o->stop != NULL ? o->stop : &l->own_stop;
+	if (pthread_mutex_init(&l->mu, NULL) != 0)
+		return TALLY_ERR_NOMEM;
+	if (pthread_mutex_init(&l->src_mu, NULL) != 0) {
+		pthread_mutex_destroy(&l->mu);
+		return TALLY_ERR_NOMEM;
+	}
+	return 0;
+}
+
+/* Connects every slot (so an unreachable appliance is reported before any
+ * DUT is touched), then runs them and waits for all. */
+static int
+run_slots(struct line *l, struct slot *slots, unsigned n, char *errmsg,
+    size_t cap)
+{
+	unsigned i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		slots[i].l = l;
+		if ((r = jig_connect_retry(l->s, l->s->cfg.reconnect_attempts,
+		    &slots[i].c, NULL, errmsg, cap)) != 0)
+			return r;
+	}
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&slots[i].thread, NULL, slot_main, &slots[i]) != 0) {
+			line_fail(l, TALLY_ERR_NOMEM, "cannot start a worker thread");
+			break;
+		}
+		slots[i].running = 1;
+	}
+	for (i = 0; i < n; i++)
+		if (slots[i].running)
+			pthread_join(slots[i].thread, NULL);
+	if (l->err != 0)
+		snprintf(errmsg, cap, "%s", l->errmsg);
+	return l->err;
 }
 
 int
@@ -190,48 +371,26 @@ jig_run(const struct jig_setup *s, struct jig_dut_source *src,
     const struct jig_run_opts *o, struct jig_counts *counts,
     char *errmsg, size_t cap)
 {
-	struct jig_client *c = NULL;
-	struct jig_dut dut = { 0 };
-	struct jig_unit u;
-	char line[1024];
-	unsigned done = 0;
+	struct slot *slots;
+	struct line l;
+	unsigned i, n = o->slots == 0 ? 1 : o->slots;
 	int r;
 
-	if ((r = jig_connect_retry(s, s->cfg.reconnect_attempts, &c, NULL,
-	    errmsg, cap)) != 0)
-		return r;
-	while ((o->max_units == 0 || done < o->max_units) && !stopped(o)) {
-		if ((r = src->next(src->ctx, &dut)) != 0) {
-			if (r == TALLY_ERR_NOT_FOUND)
-				r = 0;
-			else
-				snprintf(errmsg, cap, "DUT source: %s", tally_strerror(r));
-			break;
-		}
-		jig_unit_init(&u);
-		r = program_unit(s, o, &c, &dut, &u, errmsg, cap);
-		if (r != 0 && u.outcome == JIG_UNIT_PENDING)
-			snprintf(u.reason, sizeof(u.reason), "%s%s",
-			    u.stage == JIG_STAGE_REPORT ?
-			    "DUT programmed but its report was not delivered: " : "",
-			    errmsg);
-		if (r != 0)
-			u.outcome = JIG_UNIT_FAILED;
-		jig_unit_line(&u, line, sizeof(line));
-		fprintf(o->out, "%s\n", line);
-		fflush(o->out);
-		count(&u, counts);
-		if (r == 0 && jig_refused(&u)) {
-			snprintf(errmsg, cap, "the appliance no longer accepts this "
-			    "jig; stopping");
-			r = TALLY_ERR_PERM;
-		}
-		jig_unit_clear(&u);
-		jig_dut_close(&dut);
-		done++;
-		if (r != 0)
-			break;
+	if (n > JIG_SLOTS_MAX) {
+		snprintf(errmsg, cap, "slots: at most %d", JIG_SLOTS_MAX);
+		return TALLY_ERR_INVALID;
 	}
-	jig_client_close(c);
+	if ((slots = calloc(n, sizeof(*slots))) == NULL ||
+	    line_init(&l, s, src, o, counts) != 0) {
+		free(slots);
+		snprintf(errmsg, cap, "out of memory");
+		return TALLY_ERR_NOMEM;
+	}
+	r = run_slots(&l, slots, n, errmsg, cap);
+	for (i = 0; i < n; i++)
+		jig_client_close(slots[i].c);
+	free(slots);
+	pthread_mutex_destroy(&l.src_mu);
+	pthread_mutex_destroy(&l.mu);
 	return r;
 }

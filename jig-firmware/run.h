@@ -1,12 +1,12 @@
 /*
  * run.h - tally-jig's subcommands on top of client.h, jig.h and the DUT
- * sources: connecting with bounded retries, serving a batch of DUTs over
- * one connection, and the status query.
+ * sources: connecting with bounded retries, serving a line of DUTs (one
+ * or several at once), and the status query.
  */
 #ifndef JIG_RUN_H
 #define JIG_RUN_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include "client.h"
 #include "jig.h"
@@ -37,22 +37,31 @@ int jig_connect_retry(const struct jig_setup *s, unsigned attempts,
 void jig_unit_line(const struct jig_unit *u, char *buf, size_t cap);
 
 struct jig_run_opts {
-	unsigned max_units;                /* 0 = until the source runs out */
-	FILE *out;                         /* one line per unit */
-	const volatile sig_atomic_t *stop; /* non-zero: stop after this unit; may be NULL */
+	unsigned max_units;   /* 0 = until the source runs out or a stop */
+	unsigned slots;       /* DUTs programmed at once, 1..JIG_SLOTS_MAX; 0 = 1 */
+	FILE *out;            /* one line per unit */
+	atomic_int *stop;     /* non-zero: start no further unit (set by SIGINT/
+	                       * SIGTERM); jig_run sets it too when the run ends
+	                       * on an error, so a source waiting on the same flag
+	                       * returns; may be NULL */
 };
 
-/* Programs every DUT src gives (at most o->max_units) in sequence over one
- * connection, printing jig_unit_line for each to o->out and adding to
- * *counts. When *o->stop becomes non-zero (a signal), the unit in
- * progress is finished, no further unit is started and no reconnect is
- * tried (a unit whose link drops then fails: TALLY_ERR_CLOSED). When the link drops, reconnects (bounded by the
- * configuration's reconnect_attempts) and resumes the unit in progress.
- * Returns 0 when src ran out or max_units were done; a negative error
- * with errmsg set when the appliance could not be reached (before the
- * first unit, or again after a drop: that unit counts as failed), or
- * TALLY_ERR_PERM when it refused this jig (JIG_REVOKED, JIG_NOT_ENROLLED:
- * the run stops after that unit). */
+/* Serves a line: o->slots worker threads, each with its own connection to
+ * the appliance (all made before any DUT is touched), take DUTs from src
+ * (src->next is called by one thread at a time) until it runs out
+ * (TALLY_ERR_NOT_FOUND, or TALLY_ERR_TIMEOUT: no DUT within the source's
+ * wait), o->max_units were started, or *o->stop is set. Each DUT is
+ * programmed with jig_program; its jig_unit_line goes to o->out (whole
+ * lines, one slot at a time) and it is added to *counts.
+ * When a slot's link drops it reconnects (bounded by the configuration's
+ * reconnect_attempts, with backoff) and resumes its unit where it was;
+ * after a stop no reconnect is tried (that unit fails: TALLY_ERR_CLOSED).
+ * Units in progress are always finished before jig_run returns.
+ * Returns 0, or the first error that ended the run, with errmsg set: the
+ * appliance could not be reached (before the first unit, or again after
+ * a drop: that unit counts as failed), TALLY_ERR_PERM when it refused
+ * this jig (JIG_REVOKED, JIG_NOT_ENROLLED), a DUT source error,
+ * TALLY_ERR_INVALID (slots), TALLY_ERR_NOMEM. */
 int jig_run(const struct jig_setup *s, struct jig_dut_source *src,
     const struct jig_run_opts *o, struct jig_counts *counts,
     char *errmsg, size_t cap);

@@ -76,14 +76,30 @@ vendor_in(struct usb_dut *d, uint8_t req, uint8_t *buf, uint16_t len, size_t *go
 	return ctrl(d, TDP_RT_VENDOR_IN, req, 0, TDP_IFACE_VENDOR, buf, len, got);
 }
 
+/* An OUT request with len (<= TDP_BLOCK) bytes of data, vendor or DFU. */
+static int
+ctrl_out(struct usb_dut *d, int dfu, uint8_t req, uint16_t value,
+    const uint8_t *data, uint16_t len)
+{
+	if (len > 0)
+		memcpy(d->buf, data, len);
+	return ctrl(d, dfu ? TDP_RT_CLASS_OUT : TDP_RT_VENDOR_OUT, req, value,
+	    dfu ? TDP_IFACE_DFU : TDP_IFACE_VENDOR, len > 0 ? d->buf : NULL,
+	    len, NULL);
+}
+
 static int
 vendor_out(struct usb_dut *d, uint8_t req, uint16_t value, const uint8_t *data,
     uint16_t len)
 {
-	if (len > 0)
-		memcpy(d->buf, data, len);
-	return ctrl(d, TDP_RT_VENDOR_OUT, req, value, TDP_IFACE_VENDOR,
-	    len > 0 ? d->buf : NULL, len, NULL);
+	return ctrl_out(d, 0, req, value, data, len);
+}
+
+static int
+dfu_request(struct usb_dut *d, uint8_t req, uint16_t value, const uint8_t *data,
+    uint16_t len)
+{
+	return ctrl_out(d, 1, req, value, data, len);
 }
 
 static int
@@ -225,16 +241,6 @@ usb_write_bundle(void *ctx, const uint8_t *bundle, size_t len,
 }
 
 /* ---- DFU 1.1 ---- */
-
-static int
-dfu_request(struct usb_dut *d, uint8_t req, uint16_t value, const uint8_t *data,
-    uint16_t len)
-{
-	if (len > 0)
-		memcpy(d->buf, data, len);
-	return ctrl(d, TDP_RT_CLASS_OUT, req, value, TDP_IFACE_DFU,
-	    len > 0 ? d->buf : NULL, len, NULL);
-}
 
 static int
 dfu_getstatus(struct usb_dut *d, struct dfu_status *s)
@@ -443,43 +449,6 @@ const struct jig_dut_ops usb_dut_ops = {
 	.close = usb_close,
 };
 
-static int
-iface_is(const struct libusb_config_descriptor *cfg, uint8_t num, uint8_t cls,
-    uint8_t sub, uint8_t proto)
-{
-	const struct libusb_interface_descriptor *a;
-
-	if (num >= cfg->bNumInterfaces || cfg->interface[num].num_altsetting < 1)
-		return 0;
-	a = &cfg->interface[num].altsetting[0];
-	return a->bInterfaceNumber == num && a->bInterfaceClass == cls &&
-	    a->bInterfaceSubClass == sub && a->bInterfaceProtocol == proto;
-}
-
-/* The configuration descriptor (read from sysfs, no transfer) must offer
- * the vendor and the DFU interface of dutproto.h. */
-static int
-check_interfaces(struct usb_dut *d, libusb_device *dev)
-{
-	struct libusb_config_descriptor *cfg = NULL;
-	int lr, ok;
-
-	lr = libusb_get_config_descriptor_by_value(dev, TDP_CONFIGURATION, &cfg);
-	if (lr != 0) {
-		log_warn("DUT %s: no configuration %d: %s", d->where,
-		    TDP_CONFIGURATION, libusb_error_name(lr));
-		return lr == LIBUSB_ERROR_NOT_FOUND ? TALLY_ERR_MISMATCH : map_err(lr);
-	}
-	ok = iface_is(cfg, TDP_IFACE_VENDOR, TDP_VENDOR_CLASS,
-	    TDP_VENDOR_SUBCLASS, TDP_VENDOR_PROTOCOL) &&
-	    iface_is(cfg, TDP_IFACE_DFU, TDP_DFU_CLASS, TDP_DFU_SUBCLASS,
-	    TDP_DFU_PROTOCOL);
-	libusb_free_config_descriptor(cfg);
-	if (!ok)
-		log_warn("DUT %s: not a tally DUT (interfaces)", d->where);
-	return ok ? 0 : TALLY_ERR_MISMATCH;
-}
-
 /* Opens the handle, selects the configuration, claims both interfaces. */
 static int
 open_claim(struct usb_dut *d, libusb_device *dev)
@@ -525,8 +494,7 @@ usb_dut_open(libusb_device *dev, unsigned timeout_ms,
 	snprintf(d->where, sizeof(d->where), "bus %u device %u",
 	    (unsigned)libusb_get_bus_number(dev),
 	    (unsigned)libusb_get_device_address(dev));
-	if ((r = check_interfaces(d, dev)) != 0 ||
-	    (r = open_claim(d, dev)) != 0) {
+	if ((r = open_claim(d, dev)) != 0) {
 		usb_close(d);
 		return r;
 	}

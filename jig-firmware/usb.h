@@ -45,14 +45,13 @@ struct usb_dut_hook {
 	void *arg;
 };
 
-/* Opens dev (not taken: libusb_open holds its own reference), checks
- * that its active configuration has the tally vendor interface and the
- * DFU interface of dutproto.h (selecting TDP_CONFIGURATION when another
- * one is active), claims both interfaces and fills *out with the USB ops
- * and the DUT. timeout_ms: per transfer, JIG_USB_TIMEOUT_MIN..MAX.
- * hook may be NULL (copied). Close with jig_dut_close(out).
- * Errors: TALLY_ERR_INVALID (timeout out of range), TALLY_ERR_MISMATCH
- * (not a tally DUT: interfaces missing or of another class),
+/* Opens dev (not taken: libusb_open holds its own reference), selects
+ * TDP_CONFIGURATION when another one is active, claims the interfaces
+ * TDP_IFACE_VENDOR and TDP_IFACE_DFU and fills *out with the USB ops and
+ * the DUT. Whether dev is a tally DUT at all (its interface descriptors)
+ * is the caller's check. timeout_ms: per transfer,
+ * JIG_USB_TIMEOUT_MIN..MAX. hook may be NULL (copied). Close with
+ * jig_dut_close(out). Errors: TALLY_ERR_INVALID (timeout out of range),
  * TALLY_ERR_IO (open, configuration or claim failed: device gone, in use,
  * no permission; logged), TALLY_ERR_NOMEM. */
 int usb_dut_open(libusb_device *dev, unsigned timeout_ms,

@@ -7,10 +7,17 @@
 #include <sys/time.h>
 #include <time.h>
 #include <libusb.h>
+#include "config.h"
+#include "dutproto.h"
 #include "err.h"
 #include "log.h"
 #include "usb.h"
 #include "usbsource.h"
+
+_Static_assert(JIG_TRANSFER_TIMEOUT_MIN == JIG_USB_TIMEOUT_MIN &&
+    JIG_TRANSFER_TIMEOUT_MAX == JIG_USB_TIMEOUT_MAX &&
+    JIG_TRANSFER_TIMEOUT_DEFAULT == JIG_USB_TIMEOUT_DEFAULT,
+    "config and USB backend agree on transfer timeouts");
 
 enum entry_state {
 	ENTRY_QUEUED,    /* arrived, waiting for next() */
@@ -225,14 +232,49 @@ wait_slice(struct usbsource *s, const struct timespec *deadline)
 	return 0;
 }
 
-/* Opens the DUT of e (ACTIVE, mu not held) and records the outcome. */
+static int
+iface_is(const struct libusb_config_descriptor *cfg, uint8_t num, uint8_t cls,
+    uint8_t sub, uint8_t proto)
+{
+	const struct libusb_interface_descriptor *a;
+
+	if (num >= cfg->bNumInterfaces || cfg->interface[num].num_altsetting < 1)
+		return 0;
+	a = &cfg->interface[num].altsetting[0];
+	return a->bInterfaceNumber == num && a->bInterfaceClass == cls &&
+	    a->bInterfaceSubClass == sub && a->bInterfaceProtocol == proto;
+}
+
+/* The configuration descriptor (read from sysfs, no transfer) must offer
+ * the vendor and the DFU interface of dutproto.h: TALLY_ERR_MISMATCH if
+ * not, a device with our VID:PID that is no tally DUT. */
+static int
+check_interfaces(libusb_device *dev)
+{
+	struct libusb_config_descriptor *cfg = NULL;
+	int lr, ok;
+
+	lr = libusb_get_config_descriptor_by_value(dev, TDP_CONFIGURATION, &cfg);
+	if (lr != 0)
+		return lr == LIBUSB_ERROR_NO_MEM ? TALLY_ERR_NOMEM : TALLY_ERR_MISMATCH;
+	ok = iface_is(cfg, TDP_IFACE_VENDOR, TDP_VENDOR_CLASS,
+	    TDP_VENDOR_SUBCLASS, TDP_VENDOR_PROTOCOL) &&
+	    iface_is(cfg, TDP_IFACE_DFU, TDP_DFU_CLASS, TDP_DFU_SUBCLASS,
+	    TDP_DFU_PROTOCOL);
+	libusb_free_config_descriptor(cfg);
+	return ok ? 0 : TALLY_ERR_MISMATCH;
+}
+
+/* Opens the DUT of e (ACTIVE, mu not held) and records the outcome;
+ * returns with mu held. */
 static int
 serve(struct usbsource *s, struct entry *e, struct jig_dut *dut)
 {
 	struct usb_dut_hook hook = { dut_closed, e };
 	int r;
 
-	r = usb_dut_open(e->dev, s->o.timeout_ms, &hook, dut);
+	if ((r = check_interfaces(e->dev)) == 0)
+		r = usb_dut_open(e->dev, s->o.timeout_ms, &hook, dut);
 	pthread_mutex_lock(&s->mu);
 	if (r == 0) {
 		e->dut = dut->ctx;
@@ -269,7 +311,7 @@ source_next(void *ctx, struct jig_dut *dut)
 		if ((e = first_queued(s)) != NULL) {
 			e->state = ENTRY_ACTIVE;
 			pthread_mutex_unlock(&s->mu);
-			r = serve(s, e, dut);   /* returns with mu held */
+			r = serve(s, e, dut);
 			if (r == 0 || r == TALLY_ERR_NOMEM)
 				break;
 			continue;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "jig-firmware/config.h"
+#include "jig-firmware/dutproto.h"
 #include "err.h"
 
 #define KEYID "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
@@ -123,6 +124,94 @@ test_minimal_and_ipv6(void **state)
 	assert_int_equal(cfg.have_quota_id, 0);
 	assert_int_equal(cfg.have_simulate, 0);
 	assert_int_equal(cfg.timeout_s, JIG_TIMEOUT_DEFAULT);
+	/* No [usb]: the USB backend with its defaults. */
+	assert_int_equal(cfg.have_usb, 0);
+	assert_int_equal(cfg.usb_vid, TDP_VID_DEFAULT);
+	assert_int_equal(cfg.usb_pid, TDP_PID_DEFAULT);
+	assert_int_equal(cfg.usb_slots, JIG_SLOTS_DEFAULT);
+	assert_int_equal(cfg.usb_timeout_ms, JIG_TRANSFER_TIMEOUT_DEFAULT);
+}
+
+#define USB_JIG "[jig]\nappliance = h:1\nappliance_key_id = " KEYID "\n" \
+    "certificate = c\nkey = k\nfirmware = fw\nproduct = p\n"
+
+static void
+test_usb(void **state)
+{
+	struct fx *f = *state;
+	struct jig_config cfg;
+	char msg[JIG_ERRMSG_MAX];
+
+	assert_int_equal(load_text(f, USB_JIG "[usb]\nvid = 0x0483\n"
+	    "pid = DF11\nslots = 16\ntransfer_timeout_ms = 250\n", &cfg, msg,
+	    sizeof(msg)), 0);
+	assert_int_equal(cfg.have_usb, 1);
+	assert_int_equal(cfg.have_simulate, 0);
+	assert_int_equal(cfg.usb_vid, 0x0483);
+	assert_int_equal(cfg.usb_pid, 0xdf11);
+	assert_int_equal(cfg.usb_slots, 16);
+	assert_int_equal(cfg.usb_timeout_ms, 250);
+	/* Some keys only: the others keep their defaults; 1 digit is an ID. */
+	assert_int_equal(load_text(f, USB_JIG "[usb]\nvid = 1\nslots = 1\n",
+	    &cfg, msg, sizeof(msg)), 0);
+	assert_int_equal(cfg.usb_vid, 1);
+	assert_int_equal(cfg.usb_pid, TDP_PID_DEFAULT);
+	assert_int_equal(cfg.usb_slots, 1);
+	assert_int_equal(cfg.usb_timeout_ms, JIG_TRANSFER_TIMEOUT_DEFAULT);
+}
+
+/* One bad [usb] line: TALLY_ERR_INVALID naming line 9 and the key. */
+static void
+expect_bad_usb(struct fx *f, const char *line, const char *word)
+{
+	struct jig_config cfg;
+	char text[1024], msg[JIG_ERRMSG_MAX], want[256];
+
+	snprintf(text, sizeof(text), USB_JIG "[usb]\n%s\n", line);
+	assert_int_equal(load_text(f, text, &cfg, msg, sizeof(msg)),
+	    TALLY_ERR_INVALID);
+	snprintf(want, sizeof(want), "%s:9: ", f->path);
+	if (strncmp(msg, want, strlen(want)) != 0 || strstr(msg, word) == NULL)
+		fail_msg("'%s': message \"%s\" (want \"%s...%s\")", line, msg,
+		    want, word);
+	assert_int_equal(cfg.usb_vid, 0);   /* nothing half-filled */
+}
+
+static void
+test_usb_bad(void **state)
+{
+	static const char *bad[][2] = {
+		{ "vid = 12345", "vid" }, { "vid = 0", "vid" },
+		{ "vid = 0x0000", "vid" }, { "vid = 0x", "vid" },
+		{ "vid = ", "vid" }, { "vid = 12g4", "vid" },
+		{ "vid = -123", "vid" }, { "pid = +7a1", "pid" },
+		{ "pid = 0x 7a1", "pid" }, { "pid = 00x1", "pid" },
+		{ "slots = 0", "slots" }, { "slots = 17", "slots" },
+		{ "slots = 4.5", "slots" }, { "transfer_timeout_ms = 9", "transfer_timeout_ms" },
+		{ "transfer_timeout_ms = 60001", "transfer_timeout_ms" },
+		{ "transfer_timeout_ms = 2s", "transfer_timeout_ms" },
+		{ "bus = 3", "unknown key 'bus' in section [usb]" },
+		{ "duts = 3", "unknown key 'duts' in section [usb]" },
+	};
+	struct fx *f = *state;
+	struct jig_config cfg;
+	char msg[JIG_ERRMSG_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_bad_usb(f, bad[i][0], bad[i][1]);
+	assert_int_equal(load_text(f, USB_JIG "[usb]\nslots = 2\nslots = 3\n",
+	    &cfg, msg, sizeof(msg)), TALLY_ERR_INVALID);
+	assert_non_null(strstr(msg, "slots: given more than once"));
+	/* USB and simulated DUTs exclude each other, in either order. */
+	assert_int_equal(load_text(f, USB_JIG "oem_root = o\n[usb]\nslots = 2\n"
+	    "[simulate]\nduts = 3\nuid_prefix = X\n", &cfg, msg, sizeof(msg)),
+	    TALLY_ERR_INVALID);
+	assert_non_null(strstr(msg, ":12: [usb] and [simulate] exclude each other"));
+	assert_int_equal(load_text(f, USB_JIG "oem_root = o\n[simulate]\nduts = 3\n"
+	    "uid_prefix = X\n[usb]\nvid = 1209\n", &cfg, msg, sizeof(msg)),
+	    TALLY_ERR_INVALID);
+	assert_non_null(strstr(msg, ":13: [usb] and [simulate] exclude each other"));
 }
 
 static void
@@ -259,6 +348,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_minimal_and_ipv6, setup, teardown),
 		cmocka_unit_test(test_hostport),
+		cmocka_unit_test_setup_teardown(test_usb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usb_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_line_and_missing_file,
