@@ -57,6 +57,7 @@
 
 #define TH_JIGS_MAX 16
 #define TH_PATH 160
+#define TH_ATTESTATION_KEYS_MAX 16
 
 /* The firmware digest th_make_quota allows by default (32 bytes). */
 extern const uint8_t th_firmware[32];
@@ -165,10 +166,17 @@ struct th_quota {
 	EVP_PKEY *signer;                /* NULL = t->oem_key */
 	uint64_t max_unreconciled, scrap_allowance;
 	uint64_t serial_first, serial_last;
+	/* n_attestation_keys (0..TH_ATTESTATION_KEYS_MAX) keys whose SPKIs
+	 * the quota trusts; any key makes the quota ATTESTATION_REQUIRED;
+	 * 0 = policy none. More keys: TALLY_ERR_INVALID. */
+	EVP_PKEY *const *attestation_keys;
+	size_t n_attestation_keys;
 };
 
 /* An OEM-signed quota envelope (DSSE) with a fresh random quota ID.
- * *env (free()) and quota_id (16 bytes, may be NULL) receive it. */
+ * *env (free()) and quota_id (16 bytes, may be NULL) receive it.
+ * Errors: TALLY_ERR_CRYPTO, TALLY_ERR_NOMEM, TALLY_ERR_INVALID (more than
+ * TH_ATTESTATION_KEYS_MAX attestation keys), those of tally_key_spki. */
 int th_make_quota(struct th *t, const struct th_quota *q, uint8_t quota_id[16],
     uint8_t **env, size_t *len);
 

@@ -162,19 +162,44 @@ th_make_pki(struct th *t, unsigned njigs)
 	return 0;
 }
 
+/* The quota's attestation policy from q: the SPKIs of q's attestation
+ * keys into keys (OPENSSL_free each, also on error) and m. */
+static int
+quota_attestation(const struct th_quota *q, Tally__Quota *m,
+    ProtobufCBinaryData keys[TH_ATTESTATION_KEYS_MAX])
+{
+	size_t i;
+	int r;
+
+	if (q->n_attestation_keys == 0)
+		return 0;
+	if (q->n_attestation_keys > TH_ATTESTATION_KEYS_MAX)
+		return TALLY_ERR_INVALID;
+	for (i = 0; i < q->n_attestation_keys; i++)
+		if ((r = tally_key_spki(q->attestation_keys[i], &keys[i].data,
+		    &keys[i].len)) != 0)
+			return r;
+	m->attestation = TALLY__ATTESTATION_POLICY__ATTESTATION_REQUIRED;
+	m->n_attestation_public_keys = q->n_attestation_keys;
+	m->attestation_public_keys = keys;
+	return 0;
+}
+
 int
 th_make_quota(struct th *t, const struct th_quota *q, uint8_t quota_id[16],
     uint8_t **env, size_t *len)
 {
 	Tally__Quota m = TALLY__QUOTA__INIT;
-	ProtobufCBinaryData fw;
+	ProtobufCBinaryData fw, keys[TH_ATTESTATION_KEYS_MAX] = { { 0, NULL } };
 	uint8_t qid[16], *payload = NULL;
 	int64_t now = tally_now();
-	size_t plen;
+	size_t i, plen;
 	int r;
 
 	if (RAND_bytes(qid, sizeof(qid)) != 1)
 		return TALLY_ERR_CRYPTO;
+	if ((r = quota_attestation(q, &m, keys)) != 0)
+		goto out;
 	m.quota_id = (ProtobufCBinaryData){ sizeof(qid), qid };
 	m.appliance_key_id = (ProtobufCBinaryData){ 32,
 	    (uint8_t *)(q->appliance_key_id != NULL ? q->appliance_key_id : t->appliance_key_id) };
@@ -193,13 +218,17 @@ th_make_quota(struct th *t, const struct th_quota *q, uint8_t quota_id[16],
 	m.scrap_allowance = q->scrap_allowance;
 	m.issued_at = now;
 	plen = tally__quota__get_packed_size(&m);
+	r = TALLY_ERR_NOMEM;
 	if ((payload = malloc(plen)) == NULL)
-		return TALLY_ERR_NOMEM;
+		goto out;
 	tally__quota__pack(&m, payload);
 	r = tally_dsse_sign(q->signer != NULL ? q->signer : t->oem_key, TALLY_PT_QUOTA,
 	    payload, plen, env, len);
 	free(payload);
 	if (r == 0 && quota_id != NULL)
 		memcpy(quota_id, qid, sizeof(qid));
+out:
+	for (i = 0; i < TH_ATTESTATION_KEYS_MAX; i++)
+		OPENSSL_free(keys[i].data);
 	return r;
 }
