@@ -1,21 +1,31 @@
 #!/bin/sh
 # make demo: the main job end to end, all on 127.0.0.1, in a temporary folder.
 #
-#   OEM: root key -> quota of 100 units for this appliance
+#   OEM: root key -> quota of 100 units for this appliance that requires the
+#        DUTs' attestation by the chip maker's attestation key
 #   CM:  tallyd starts, imports the quota, enrols 4 jigs
-#   line: 4 tally-jig processes program 120 simulated DUTs in parallel,
-#         so exactly 100 get tokens and 20 are refused (QUOTA_EXHAUSTED)
+#   line: 4 tally-jig processes, each on its own simulated USB bus
+#         (tally-dutsim: umockdev, 30 DUTs, 2 on the bus at a time), program
+#         120 DUTs in parallel through libusb: each DUT proves it is genuine
+#         (attestation over a fresh challenge), gets its token bundle, checks
+#         it and takes the firmware over DFU. Exactly 100 get tokens and 20
+#         are refused (QUOTA_EXHAUSTED). Before the line, one cloned chip
+#         presenting a genuine DUT's UID with its own key is refused
+#         (ATTESTATION_FAILED) and spends nothing; it is shown on its own and
+#         not counted in the final line.
 #   OEM: the exported log is reconciled against the quota into the OEM's
 #        ledger; the OEM cosigns a receipt, the CM imports it, and the next
 #        (incremental) export is verified against the ledger
 #
 # Ends with one line: demo: OK issued=... refused=... reconciled=... anomalies=...
-# (or demo: FAILED ... and a non-zero exit).
+# (issued/refused: the 4 jigs' summaries; or demo: FAILED ... and a
+# non-zero exit).
 set -u
 bin=$(cd "${1:-build/release}" && pwd) || exit 2
 UNITS=100
 JIGS=4
 DUTS_PER_JIG=30
+SLOTS=2
 
 work=$(mktemp -d /tmp/tally-demo.XXXXXX) || exit 2
 tallyd_pid=""
@@ -41,11 +51,17 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 umask 077
-mkdir -p "$work/oem" "$work/appliance/data" "$work/pki" "$work/line" "$work/run"
+mkdir -p "$work/oem" "$work/appliance/data" "$work/pki" "$work/line" "$work/run" "$work/chips"
 ctl() { "$bin/tallyctl" -s "$work/run/control.sock" "$@"; }
 
 say "== OEM: making the OEM root key (kept offline by the OEM)"
 "$bin/tally-oem" keygen --out "$work/oem/oem-root" >/dev/null || fail "tally-oem keygen"
+
+say "== chip maker: an attestation key pair for the DUTs (the public half goes to the OEM)"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+	-out "$work/chips/attestation.key" 2>/dev/null &&
+openssl pkey -in "$work/chips/attestation.key" -pubout \
+	-out "$work/chips/attestation.pub" 2>/dev/null || fail "DUT attestation key"
 
 say "== CM: making a jig CA and $JIGS jig certificates (the CM's own PKI)"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
@@ -93,12 +109,16 @@ key_id=$(sed -n 's/^key ID: *//p' "$work/appliance/identity.txt")
 [ -n "$key_id" ] || fail "no key id in tallyctl identity"
 say "   appliance key ID $key_id"
 
-say "== OEM: signing a quota of $UNITS units of product 'widget' for this appliance"
+say "== OEM: signing a quota of $UNITS units of product 'widget' for this appliance,"
+say "   requiring every DUT's attestation by the chip maker's key"
 head -c 65536 /dev/urandom >"$work/line/widget-1.0.bin"
 "$bin/tally-oem" quota create --key "$work/oem/oem-root.key" \
 	--appliance-pub "$work/appliance/appliance.pub" --product widget \
 	--units $UNITS --firmware "$work/line/widget-1.0.bin" --valid-days 30 \
-	--out "$work/oem/quota.tq" >/dev/null || fail "tally-oem quota create"
+	--attestation-key "$work/chips/attestation.pub" \
+	--out "$work/oem/quota.tq" >"$work/oem/quota.txt" || fail "tally-oem quota create"
+grep -q '^attestation required' "$work/oem/quota.txt" || fail "the quota does not require attestation"
+say "   $(grep '^attestation required' "$work/oem/quota.txt")"
 
 say "== CM: importing the quota and enrolling $JIGS jigs"
 ctl quota import "$work/oem/quota.tq" >/dev/null || fail "tallyctl quota import"
@@ -109,7 +129,19 @@ while [ $j -le $JIGS ]; do
 	j=$((j + 1))
 done
 
-say "== Line: $JIGS jigs program $((JIGS * DUTS_PER_JIG)) simulated DUTs in parallel"
+# One tally-dutsim (its own umockdev USB bus) per jig, with tally-jig as its
+# COMMAND; DUT faults as extra arguments. Output (the jig's lines, then one
+# line per DUT) in $work/line/NAME.out.
+dutsim() {
+	name=$1 conf=$2 prefix=$3 count=$4 cmd=$5
+	shift 5
+	"$bin/tally-dutsim" --oem-root "$work/oem/oem-root.pub" --product widget \
+		--uid-prefix "$prefix" --count "$count" --slots $SLOTS \
+		--attestation-key "$work/chips/attestation.key" --dut-timeout 30 "$@" \
+		-- "$bin/tally-jig" -c "$conf" "$cmd" \
+		>"$work/line/$name.out" 2>"$work/line/$name.err"
+}
+
 j=1
 while [ $j -le $JIGS ]; do
 	cat >"$work/line/jig$j.conf" <<EOF
@@ -118,16 +150,31 @@ appliance = $listen
 appliance_key_id = $key_id
 certificate = $work/pki/jig$j.pem
 key = $work/pki/jig$j.key
-oem_root = $work/oem/oem-root.pub
 product = widget
 firmware = $work/line/widget-1.0.bin
 
-[simulate]
-duts = $DUTS_PER_JIG
-uid_prefix = L1J$j
+[usb]
+slots = $SLOTS
+transfer_timeout_ms = 2000
 EOF
-	"$bin/tally-jig" -c "$work/line/jig$j.conf" run >"$work/line/jig$j.out" \
-		2>"$work/line/jig$j.err" &
+	j=$((j + 1))
+done
+
+say "== Line: a cloned chip shows up first, presenting DUT L1J1-0001's UID with its own key"
+dutsim clone "$work/line/jig1.conf" CLONE 1 once --fault 1:clone=L1J1-0001
+grep -q '^unit L1J1-0001: refused: ATTESTATION_FAILED' "$work/line/clone.out" ||
+	{ cat "$work/line/clone.out" "$work/line/clone.err"; fail "the cloned chip was not refused"; }
+say "   jig:  $(grep -h '^unit ' "$work/line/clone.out")"
+say "   chip: $(grep -h '^CLONE-0001:' "$work/line/clone.out")"
+spent=$(ctl quota list | awk 'NR == 2 { print $4 }')
+[ "$spent" = 0 ] || fail "the refused clone spent a unit (issued=$spent)"
+say "   nothing spent: 0 of $UNITS units issued; the refusal is in the log (attestation_failed)"
+
+say "== Line: $JIGS jigs, each on its own simulated USB bus (umockdev), program"
+say "   $((JIGS * DUTS_PER_JIG)) DUTs through libusb, $SLOTS at a time per jig"
+j=1
+while [ $j -le $JIGS ]; do
+	dutsim "jig$j" "$work/line/jig$j.conf" "L1J$j" $DUTS_PER_JIG run &
 	jig_pids="$jig_pids $!"
 	j=$((j + 1))
 done
@@ -152,8 +199,14 @@ while [ $j -le $JIGS ]; do
 done
 exhausted=$(cat "$work"/line/jig*.out | grep -c 'QUOTA_EXHAUSTED')
 say "   programmed $issued units; $refused refused ($exhausted for QUOTA_EXHAUSTED); $failed failed"
-say "   sample: $(grep -h 'programmed, token' "$work"/line/jig1.out | head -1)"
+sample=$(grep -h 'programmed, token' "$work"/line/jig1.out | head -1)
+say "   sample: $sample"
+uid=$(printf '%s' "$sample" | sed 's/^unit \([^:]*\):.*/\1/')
+say "   the same DUT on its USB bus: $(grep -h "^$uid:" "$work"/line/jig1.out)"
 say "   sample: $(grep -h 'QUOTA_EXHAUSTED' "$work"/line/jig*.out | head -1)"
+usb=$(cat "$work"/line/jig*.out | grep -c '^L1J[0-9]*-[0-9]*: PROGRAMMED bundle=OK dfu=OK ')
+say "   $usb DUTs report PROGRAMMED on their USB bus"
+[ "$usb" -eq "$issued" ] || fail "$usb DUTs PROGRAMMED on USB, but the jigs say $issued"
 
 say "== CM: exporting the signed log for the OEM"
 ctl log export --out "$work/export.tlx" >/dev/null || fail "tallyctl log export"
