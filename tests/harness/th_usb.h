@@ -102,8 +102,10 @@ struct th_line_res {
  * exit code; tally-jig sets its own handlers). Parses the output into *res (release
  * with th_line_res_free, also on error). res->sanitizer is set for any
  * sanitizer report except a LeakSanitizer report of tally-dutsim's own
- * process, which sets res->dutsim_leak instead (see the report of
- * issue 4: OpenSSL thread state of the umockdev worker thread). Errors:
+ * process, which sets res->dutsim_leak instead: under ASan, tally-dutsim
+ * now and then reports OpenSSL's per-thread state (DRBG, signing objects)
+ * allocated by the DUT model on umockdev's ioctl worker thread as leaked
+ * at exit; that is the simulator, not the jig or tallyd. Errors:
  * those of th_proc_run, TALLY_ERR_INVALID (l out of range, a JSON line
  * that does not parse). */
 int th_usb_line(struct th_usb *u, const struct th_line *l, struct th_line_res *res);
