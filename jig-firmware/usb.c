@@ -9,6 +9,7 @@
 #include "err.h"
 #include "log.h"
 #include "usb.h"
+#include "util.h"
 
 struct usb_dut {
 	libusb_device_handle *h;
@@ -76,30 +77,16 @@ vendor_in(struct usb_dut *d, uint8_t req, uint8_t *buf, uint16_t len, size_t *go
 	return ctrl(d, TDP_RT_VENDOR_IN, req, 0, TDP_IFACE_VENDOR, buf, len, got);
 }
 
-/* An OUT request with len (<= TDP_BLOCK) bytes of data, vendor or DFU. */
+/* An OUT request with len (<= TDP_BLOCK) bytes of data: vendor
+ * (TDP_RT_VENDOR_OUT, interface 0) or DFU (TDP_RT_CLASS_OUT, interface 1). */
 static int
-ctrl_out(struct usb_dut *d, int dfu, uint8_t req, uint16_t value,
+ctrl_out(struct usb_dut *d, uint8_t rt, uint8_t req, uint16_t value,
     const uint8_t *data, uint16_t len)
 {
 	if (len > 0)
 		memcpy(d->buf, data, len);
-	return ctrl(d, dfu ? TDP_RT_CLASS_OUT : TDP_RT_VENDOR_OUT, req, value,
-	    dfu ? TDP_IFACE_DFU : TDP_IFACE_VENDOR, len > 0 ? d->buf : NULL,
-	    len, NULL);
-}
-
-static int
-vendor_out(struct usb_dut *d, uint8_t req, uint16_t value, const uint8_t *data,
-    uint16_t len)
-{
-	return ctrl_out(d, 0, req, value, data, len);
-}
-
-static int
-dfu_request(struct usb_dut *d, uint8_t req, uint16_t value, const uint8_t *data,
-    uint16_t len)
-{
-	return ctrl_out(d, 1, req, value, data, len);
+	return ctrl(d, rt, req, value, rt == TDP_RT_CLASS_OUT ? TDP_IFACE_DFU :
+	    TDP_IFACE_VENDOR, len > 0 ? d->buf : NULL, len, NULL);
 }
 
 static int
@@ -192,6 +179,7 @@ usb_attest(void *ctx, const uint8_t nonce[TALLY_NONCE_LEN], uint8_t *out,
 {
 	struct usb_dut *d = ctx;
 	struct jig_dut_identity id;
+	struct tally_attestation a;
 	uint8_t b[TALLY_ATTESTATION_MAX];
 	size_t n = 0;
 	int r;
@@ -200,11 +188,13 @@ usb_attest(void *ctx, const uint8_t nonce[TALLY_NONCE_LEN], uint8_t *out,
 		return r;
 	if (!(d->flags & TDP_FLAG_ATTESTATION))
 		return TALLY_ERR_UNSUPPORTED;
-	if ((r = vendor_out(d, TDP_SET_CHALLENGE, 0, nonce, TALLY_NONCE_LEN)) != 0 ||
+	if ((r = ctrl_out(d, TDP_RT_VENDOR_OUT, TDP_SET_CHALLENGE, 0, nonce,
+	    TALLY_NONCE_LEN)) != 0 ||
 	    (r = vendor_in(d, TDP_GET_ATTESTATION, b, sizeof(b), &n)) != 0)
 		return r;
-	if (n == 0) {
-		log_warn("DUT %s: empty attestation record", d->where);
+	if (tally_attestation_parse(b, n, &a) != 0) {
+		log_warn("DUT %s: malformed attestation record (%zu bytes)",
+		    d->where, n);
 		return TALLY_ERR_INVALID;
 	}
 	if (n > cap)
@@ -227,15 +217,16 @@ usb_write_bundle(void *ctx, const uint8_t *bundle, size_t len,
 		return TALLY_ERR_INVALID;
 	if (len > TALLY_BUNDLE_MAX)
 		return TALLY_ERR_TOO_LARGE;
-	if ((r = vendor_out(d, TDP_BUNDLE_BEGIN, (uint16_t)len, NULL, 0)) != 0)
+	if ((r = ctrl_out(d, TDP_RT_VENDOR_OUT, TDP_BUNDLE_BEGIN, (uint16_t)len,
+	    NULL, 0)) != 0)
 		return r;
 	for (off = 0, blk = 0; off < len; off += n, blk++) {
 		n = len - off < TDP_BLOCK ? len - off : TDP_BLOCK;
-		if ((r = vendor_out(d, TDP_BUNDLE_DATA, blk, bundle + off,
-		    (uint16_t)n)) != 0)
+		if ((r = ctrl_out(d, TDP_RT_VENDOR_OUT, TDP_BUNDLE_DATA, blk,
+		    bundle + off, (uint16_t)n)) != 0)
 			return r;
 	}
-	if ((r = vendor_out(d, TDP_BUNDLE_VERIFY, 0, NULL, 0)) != 0)
+	if ((r = ctrl_out(d, TDP_RT_VENDOR_OUT, TDP_BUNDLE_VERIFY, 0, NULL, 0)) != 0)
 		return r;
 	return read_status(d, verdict, NULL);
 }
@@ -264,15 +255,6 @@ dfu_getstatus(struct usb_dut *d, struct dfu_status *s)
 	return 0;
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 sleep_ms(unsigned ms)
 {
@@ -289,28 +271,31 @@ dfu_busy(uint8_t state)
 	    state == TDP_DFU_MANIFEST_SYNC || state == TDP_DFU_MANIFEST;
 }
 
-/* GETSTATUS until the DUT is no longer busy, waiting bwPollTimeout
- * between requests; the whole wait is bounded (JIG_USB_DFU_PHASE_TIMEOUTS). */
+/* GETSTATUS until the DUT is no longer busy, waiting the bwPollTimeout
+ * it asks for after each answer (DFU 1.1 §6.1.2) except dfuERROR; the
+ * whole phase is bounded (JIG_USB_DFU_PHASE_TIMEOUTS transfer timeouts). */
 static int
 dfu_wait(struct usb_dut *d, struct dfu_status *s)
 {
-	uint64_t deadline = now_ms() + (uint64_t)d->timeout_ms *
-	    JIG_USB_DFU_PHASE_TIMEOUTS, t;
+	uint64_t limit = (uint64_t)d->timeout_ms * JIG_USB_DFU_PHASE_TIMEOUTS;
+	uint64_t deadline = tally_mono_ns() / 1000000 + limit, t;
 	int r;
 
 	for (;;) {
 		if ((r = dfu_getstatus(d, s)) != 0)
 			return r;
-		if (!dfu_busy(s->state))
+		if (s->state == TDP_DFU_ERROR)
 			return 0;
-		t = now_ms();
-		if (t >= deadline || s->poll_ms > deadline - t) {
-			log_warn("DUT %s: DFU busy (state %u) beyond %u ms", d->where,
-			    s->state, d->timeout_ms * JIG_USB_DFU_PHASE_TIMEOUTS);
+		t = tally_mono_ns() / 1000000 + s->poll_ms;
+		if (t > deadline && (s->poll_ms > 0 || dfu_busy(s->state))) {
+			log_warn("DUT %s: DFU state %u, poll %u ms: past %u ms",
+			    d->where, s->state, s->poll_ms, (unsigned)limit);
 			return TALLY_ERR_TIMEOUT;
 		}
 		if (s->poll_ms > 0)
 			sleep_ms(s->poll_ms);
+		if (!dfu_busy(s->state))
+			return 0;
 	}
 }
 
@@ -326,8 +311,8 @@ dfu_prepare(struct usb_dut *d)
 		return r;
 	if (s.state == TDP_DFU_IDLE)
 		return 0;
-	r = dfu_request(d, s.state == TDP_DFU_ERROR ? TDP_DFU_CLRSTATUS :
-	    TDP_DFU_ABORT, 0, NULL, 0);
+	r = ctrl_out(d, TDP_RT_CLASS_OUT, s.state == TDP_DFU_ERROR ?
+	    TDP_DFU_CLRSTATUS : TDP_DFU_ABORT, 0, NULL, 0);
 	if (r != 0 || (r = dfu_getstatus(d, &s)) != 0)
 		return r;
 	if (s.state != TDP_DFU_IDLE) {
@@ -345,7 +330,7 @@ dfu_dnload(struct usb_dut *d, uint16_t blk, const uint8_t *data, uint16_t len,
 {
 	int r;
 
-	r = dfu_request(d, TDP_DFU_DNLOAD, blk, data, len);
+	r = ctrl_out(d, TDP_RT_CLASS_OUT, TDP_DFU_DNLOAD, blk, data, len);
 	if (r == TALLY_ERR_IO && !atomic_load(&d->gone) &&
 	    dfu_getstatus(d, s) == 0 && s->state == TDP_DFU_ERROR)
 		return 0;
@@ -354,18 +339,10 @@ dfu_dnload(struct usb_dut *d, uint16_t blk, const uint8_t *data, uint16_t len,
 	return dfu_wait(d, s);
 }
 
-/* What a DFU error status means when the vendor status does not say. */
-static enum jig_dut_verdict
-dfu_verdict(uint8_t status)
-{
-	switch (status) {
-	case TDP_DFU_ERR_FILE:		return JIG_DUT_WRONG_FIRMWARE;
-	case TDP_DFU_ERR_VENDOR:	return JIG_DUT_NO_TOKEN;
-	default:			return JIG_DUT_FLASH_ERROR;
-	}
-}
-
-/* The DUT ended the download in dfuERROR: clear it, read the verdict. */
+/* The DUT ended the download in dfuERROR: its bStatus is the answer
+ * (docs/dut-protocol.md §4): a verdict, TALLY_ERR_TOO_LARGE for
+ * errADDRESS, a link error for anything else. CLRSTATUS leaves it in
+ * dfuIDLE for a retry. */
 static int
 dfu_failed(struct usb_dut *d, const struct dfu_status *s,
     enum jig_dut_verdict *v)
@@ -373,12 +350,25 @@ dfu_failed(struct usb_dut *d, const struct dfu_status *s,
 	int r;
 
 	log_info("DUT %s: DFU error status 0x%02x", d->where, s->status);
-	if ((r = dfu_request(d, TDP_DFU_CLRSTATUS, 0, NULL, 0)) != 0 ||
-	    (r = read_status(d, v, NULL)) != 0)
+	if ((r = ctrl_out(d, TDP_RT_CLASS_OUT, TDP_DFU_CLRSTATUS, 0, NULL, 0)) != 0)
 		return r;
-	if (*v == JIG_DUT_OK)
-		*v = dfu_verdict(s->status);
-	return 0;
+	switch (s->status) {
+	case TDP_DFU_ERR_FILE:
+		*v = JIG_DUT_WRONG_FIRMWARE;
+		return 0;
+	case TDP_DFU_ERR_VENDOR:
+		*v = JIG_DUT_NO_TOKEN;
+		return 0;
+	case TDP_DFU_ERR_WRITE: case TDP_DFU_ERR_ERASE:
+	case TDP_DFU_ERR_CHECK_ERASED: case TDP_DFU_ERR_PROG:
+	case TDP_DFU_ERR_VERIFY:
+		*v = JIG_DUT_FLASH_ERROR;
+		return 0;
+	case TDP_DFU_ERR_ADDRESS:
+		return TALLY_ERR_TOO_LARGE;
+	default:
+		return TALLY_ERR_IO;
+	}
 }
 
 static int
