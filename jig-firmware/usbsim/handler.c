@@ -15,6 +15,7 @@
  * Runs on the testbed's thread; the lock guards what the main thread reads.
  */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -60,6 +61,10 @@ control(UsbsimHandler *h, const struct dm_setup *s, uint8_t *data, size_t *len)
 	if ((s->bmRequestType & 0x60) == 0)
 		return usbsim_standard(&h->ident, s, data, len);
 	o = dutmodel_control(h->model, s, data, len);
+	/* This runs on umockdev's ioctl worker thread, which is never joined:
+	 * release OpenSSL's per-thread state (DRBG, signing objects of an
+	 * attestation) now rather than leave it for process exit. */
+	OPENSSL_thread_stop();
 	if (o == DM_GONE)
 		h->unplugged = 1;
 	return o;

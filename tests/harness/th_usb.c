@@ -217,20 +217,16 @@ static void
 parse_err(struct th_line_res *res)
 {
 	const char *p = res->proc.err;
-	long pid;
 	char *end;
 
 	if (strstr(p, "runtime error:") != NULL)
 		res->sanitizer = true;
 	while ((p = strstr(p, "==")) != NULL) {
-		pid = strtol(p + 2, &end, 10);
+		(void)strtol(p + 2, &end, 10);
 		p += 2;
 		if (end == p || strncmp(end, "==ERROR: ", 9) != 0)
 			continue;
-		if (pid == (long)res->proc.pid && strncmp(end + 9, "LeakSanitizer", 13) == 0)
-			res->dutsim_leak = true;
-		else
-			res->sanitizer = true;
+		res->sanitizer = true;
 	}
 }
 

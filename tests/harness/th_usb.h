@@ -91,8 +91,7 @@ struct th_line_res {
 	unsigned programmed, refused, failed;
 	struct th_dut duts[TH_USB_MAX];
 	size_t n_duts;
-	bool sanitizer;                 /* an ASan/UBSan/LSan report, see below */
-	bool dutsim_leak;               /* LeakSanitizer report of tally-dutsim itself */
+	bool sanitizer;                 /* an ASan/UBSan/LSan report of any process */
 };
 
 /* Runs the line: tally-dutsim --oem-root --product widget --uid-prefix
@@ -101,11 +100,7 @@ struct th_line_res {
  * with it' (the shell survives tally-dutsim's SIGTERM to report the jig's
  * exit code; tally-jig sets its own handlers). Parses the output into *res (release
  * with th_line_res_free, also on error). res->sanitizer is set for any
- * sanitizer report except a LeakSanitizer report of tally-dutsim's own
- * process, which sets res->dutsim_leak instead: under ASan, tally-dutsim
- * now and then reports OpenSSL's per-thread state (DRBG, signing objects)
- * allocated by the DUT model on umockdev's ioctl worker thread as leaked
- * at exit; that is the simulator, not the jig or tallyd. Errors:
+ * sanitizer report on stderr (tally-dutsim, tally-jig or the shell). Errors:
  * those of th_proc_run, TALLY_ERR_INVALID (l out of range, a JSON line
  * that does not parse). */
 int th_usb_line(struct th_usb *u, const struct th_line *l, struct th_line_res *res);
@@ -190,8 +185,7 @@ int th_usb_fx_teardown(void **state);
 /* --- checks (true, or false with "# ..." lines on stderr saying why) --- */
 
 /* The line ended by itself within its time (no SIGTERM from the test),
- * left no process behind, had no sanitizer report (res->dutsim_leak is
- * only noted), tally-jig exited jig_exit, and tally-dutsim 0 when the
+ * left no process behind, had no sanitizer report, tally-jig exited jig_exit, and tally-dutsim 0 when the
  * jig did, else 1. */
 bool th_line_clean(const struct th_line_res *res, int jig_exit);
 
