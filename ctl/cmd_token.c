@@ -32,7 +32,7 @@ struct bundle_done {
 };
 
 static json_t *
-token_json(const Tally__Token *t)
+token_json_base(const Tally__Token *t)
 {
 	return json_pack("{s:I, s:o, s:o, s:s, s:o, s:I, s:o, s:o, s:I}",
 	    "log_index", (json_int_t)t->log_index,
@@ -44,6 +44,26 @@ token_json(const Tally__Token *t)
 	    "firmware_digest", ctl_json_hex(t->firmware_digest.data, t->firmware_digest.len),
 	    "jig_key_id", ctl_json_hex(t->jig_key_id.data, t->jig_key_id.len),
 	    "issued_at", (json_int_t)t->issued_at);
+}
+
+/* The token as JSON, with an "attestation" object when the quota required it. */
+static json_t *
+token_json(const Tally__Token *t)
+{
+	json_t *o, *att;
+
+	o = token_json_base(t);
+	if (o == NULL || t->attestation_key_id.len == 0)
+		return o;
+	att = json_pack("{s:o, s:o, s:I}",
+	    "key_id", ctl_json_hex(t->attestation_key_id.data, t->attestation_key_id.len),
+	    "boot_key_hash", ctl_json_hex(t->boot_key_hash.data, t->boot_key_hash.len),
+	    "software_version", (json_int_t)t->software_version);
+	if (att == NULL || json_object_set_new(o, "attestation", att) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* Field lengths were checked by tally_token_open (tally_token_check). */
@@ -61,6 +81,11 @@ token_text(const Tally__Token *t)
 	printf("  firmware digest: %s\n", ctl_hex(t->firmware_digest.data, 32, hex));
 	printf("  jig key ID:      %s\n", ctl_hex(t->jig_key_id.data, 32, hex));
 	printf("  issued at:       %s\n", ctl_time(t->issued_at, tm));
+	if (t->attestation_key_id.len != 0) {
+		printf("  attested by:     %s\n", ctl_hex(t->attestation_key_id.data, 32, hex));
+		printf("  boot key hash:   %s\n", ctl_hex(t->boot_key_hash.data, 32, hex));
+		printf("  software:        %u\n", (unsigned)t->software_version);
+	}
 	printf("  signature:       valid (appliance key %s)\n",
 	    ctl_hex(t->appliance_key_id.data, 32, hex));
 }

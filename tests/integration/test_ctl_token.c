@@ -19,7 +19,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "attest.h"
 #include "err.h"
+#include "key.h"
 #include "tests/harness/harness.h"
 #include "tests/harness/th_issue.h"
 #include "tests/harness/th_log.h"
@@ -277,6 +279,62 @@ test_refusals(void **state)
 	assert_int_equal(stat(f->path, &st), -1);
 }
 
+/* A token under a quota that requires attestation shows what the DUT's
+ * attestation said: key ID, boot key hash, software version. */
+static void
+test_attested_token(void **state)
+{
+	struct fx *f = *state;
+	EVP_PKEY *att = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	struct th_quota tq = { .units = 3, .attestation_keys = &att, .n_attestation_keys = 1 };
+	uint8_t qid[16], *env = NULL, nonce[32], boot[32], rec[TALLY_ATTESTATION_MAX], kid[32];
+	struct jig_issue_args a = { .quota_id = qid, .uid = (const uint8_t *)"dut-att",
+	    .uid_len = 7 };
+	struct jig_client *c = NULL;
+	struct jig_refusal ref;
+	struct got g = { 0 };
+	char kid_hex[65];
+	size_t len, rec_len;
+	int64_t exp;
+	int reissued;
+	json_t *j, *o;
+
+	assert_non_null(att);
+	memset(boot, 0xb0, sizeof(boot));
+	assert_int_equal(th_make_quota(f->t, &tq, qid, &env, &len), 0);
+	assert_int_equal(th_import_code(f->t, env, len), 0);
+	assert_int_equal(th_jig_connect(f->t, 0, 0, &c), 0);
+	assert_int_equal(jig_client_challenge(c, nonce, &exp, &ref), 0);
+	assert_int_equal(tally_attestation_make(att, nonce, a.uid, a.uid_len, boot, 0x0102,
+	    rec, sizeof(rec), &rec_len), 0);
+	a.nonce = nonce;
+	a.attestation = rec;
+	a.attestation_len = rec_len;
+	assert_int_equal(jig_client_issue(c, &a, &g.bundle, &g.len, &reissued, &ref), 0);
+	jig_client_close(c);
+	assert_int_equal(tally_key_id(att, kid), 0);
+	tally_hex(kid, 32, kid_hex);
+
+	assert_int_equal(ctl(f, "token", "show", "--text", "dut-att", NULL), 0);
+	HAS(f->out, "attested by:");
+	HAS(f->out, kid_hex);
+	HAS(f->out, "software:        258");
+	assert_int_equal(ctl(f, "token", "show", "--text", "dut-att", "--json", NULL), 0);
+	assert_non_null(j = json_loads(f->out, 0, NULL));
+	assert_non_null(o = json_object_get(json_array_get(j, 0), "attestation"));
+	assert_string_equal(json_string_value(json_object_get(o, "key_id")), kid_hex);
+	assert_int_equal(json_integer_value(json_object_get(o, "software_version")), 0x0102);
+	json_decref(j);
+	/* a token without attestation has no such object */
+	assert_int_equal(ctl(f, "token", "show", "--text", "dut-2", "--json", NULL), 0);
+	assert_non_null(j = json_loads(f->out, 0, NULL));
+	assert_null(json_object_get(json_array_get(j, 0), "attestation"));
+	json_decref(j);
+	free(g.bundle);
+	free(env);
+	EVP_PKEY_free(att);
+}
+
 int
 main(void)
 {
@@ -287,6 +345,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attested_token, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
