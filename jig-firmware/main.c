@@ -190,7 +190,7 @@ cmd_status(const struct opts *o)
 
 static const struct cmd cmds[] = {
 	{ "run", cmd_run, "program every DUT of the line; one line per unit, then a summary" },
-	{ "once", cmd_once, "program one DUT; exit 0 programmed, 1 refused or failed" },
+	{ "once", cmd_once, "program one DUT; exit 0 programmed, 1 refused, failed or no DUT" },
 	{ "status", cmd_status, "show the appliance's products and units left (--json)" },
 };
 
@@ -199,7 +199,7 @@ usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: tally-jig [-c CONFIG] [--json] COMMAND\n\n"
+	fprintf(f, "usage: tally-jig [-c CONFIG] [--json] [--wait SECONDS] COMMAND\n\n"
 	    "  -c, --config FILE  configuration file (default %s)\n"
 	    "      --json         status: print JSON\n"
 	    "      --wait SECONDS USB: stop waiting for a DUT after SECONDS without\n"
@@ -208,7 +208,7 @@ usage(FILE *f)
 	    "  -V, --version      print the version\n\ncommands:\n", DEFAULT_CONFIG);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].help);
-	fprintf(f, "\nexit status: 0 ok, 1 refused or failed, 2 usage or setup error\n");
+	fprintf(f, "\nexit status: 0 ok, 1 refused, failed or no DUT, 2 usage or setup error\n");
 }
 
 static int

@@ -15,7 +15,8 @@ struct usb_dut {
 	libusb_device_handle *h;
 	unsigned timeout_ms;
 	int claimed;                  /* interfaces claimed: 0, 1 or 2 */
-	atomic_int gone;              /* set on hotplug removal */
+	atomic_int gone;              /* set on hotplug removal or NO_DEVICE */
+	int stalled;                  /* the last transfer was STALLed */
 	struct usb_dut_hook hook;
 	int have_identity;
 	uint8_t flags;                /* identity flags (TDP_FLAG_*) */
@@ -54,6 +55,9 @@ ctrl(struct usb_dut *d, uint8_t rt, uint8_t req, uint16_t value,
 	}
 	n = libusb_control_transfer(d->h, rt, req, value, index, buf, len,
 	    d->timeout_ms);
+	d->stalled = n == LIBUSB_ERROR_PIPE;
+	if (n == LIBUSB_ERROR_NO_DEVICE)
+		atomic_store(&d->gone, 1);
 	if (n < 0) {
 		log_warn("DUT %s: request 0x%02x/0x%02x: %s", d->where, rt, req,
 		    libusb_error_name(n));
@@ -331,7 +335,7 @@ dfu_dnload(struct usb_dut *d, uint16_t blk, const uint8_t *data, uint16_t len,
 	int r;
 
 	r = ctrl_out(d, TDP_RT_CLASS_OUT, TDP_DFU_DNLOAD, blk, data, len);
-	if (r == TALLY_ERR_IO && !atomic_load(&d->gone) &&
+	if (r == TALLY_ERR_IO && d->stalled &&
 	    dfu_getstatus(d, s) == 0 && s->state == TDP_DFU_ERROR)
 		return 0;
 	if (r != 0)
