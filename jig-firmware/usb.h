@@ -10,11 +10,15 @@
  * Every transfer is a libusb synchronous control transfer with the
  * timeout given at open. libusb errors become tally errors:
  *   LIBUSB_ERROR_TIMEOUT                         -> TALLY_ERR_TIMEOUT
+ *   NO_MEM                                       -> TALLY_ERR_NOMEM
  *   PIPE (stall), NO_DEVICE, IO, OVERFLOW, other  -> TALLY_ERR_IO
  *   a short or malformed answer                  -> TALLY_ERR_INVALID
  * and the libusb error is logged (warning) with the DUT's bus address.
- * A DUT marked gone (usb_dut_mark_gone, on hotplug removal) fails every
- * later transfer at once with TALLY_ERR_IO.
+ * A DUT marked gone (usb_dut_mark_gone on hotplug removal, or after a
+ * NO_DEVICE) fails every later transfer at once with TALLY_ERR_IO.
+ * A DFU download that ends in dfuERROR is answered by its bStatus
+ * (docs/dut-protocol.md §4): errFILE, errVENDOR, errWRITE..errVERIFY are
+ * verdicts, errADDRESS is TALLY_ERR_TOO_LARGE, any other a link error.
  *
  * The operations are blocking and used by one thread at a time; libusb
  * events must be handled by some thread of the context (usbsource.c runs
