@@ -58,7 +58,7 @@ LIBJIG     := $(BUILD)/libtallyjig.a
 LIBUSBSIM  := $(BUILD)/libusbsim.a
 
 BINS := $(BUILD)/tallyd $(BUILD)/tallyctl $(BUILD)/tally-oem $(BUILD)/tally-jig \
-        $(if $(wildcard jig-firmware/usbsim/main.c),$(BUILD)/tally-dutsim)
+        $(BUILD)/tally-dutsim
 
 TEST_SRC   := $(wildcard tests/unit/test_*.c tests/integration/test_*.c)
 TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
