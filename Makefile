@@ -154,4 +154,7 @@ install: all
 clean:
 	rm -rf build
 
+# Further targets, one file per concern (fuzzing, fault harness, systemd).
+-include $(wildcard mk/*.mk)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
