@@ -10,7 +10,7 @@ SAN     ?= 0
 PREFIX  ?= /usr/local
 CC      ?= cc
 
-PKGS := libevent libevent_openssl libevent_pthreads openssl lmdb libprotobuf-c inih jansson libusb-1.0
+PKGS := libevent libevent_openssl libevent_pthreads openssl lmdb libprotobuf-c inih jansson libusb-1.0 libsystemd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -llmdb -lpthread
 

@@ -24,9 +24,11 @@
 #include "control.h"
 #include "daemon.h"
 #include "err.h"
+#include "harden.h"
 #include "key.h"
 #include "listener.h"
 #include "log.h"
+#include "notify.h"
 #include "query.h"
 #include "session.h"
 #include "store.h"
@@ -320,6 +322,7 @@ run(const struct tallyd_config *cfg, const uint8_t *cfg_text, size_t cfg_len)
 {
 	struct tallyd d = { .cfg = cfg };
 	struct event *sigterm = NULL, *sigint = NULL;
+	struct notify *nt = NULL;
 	int rc = 1;
 
 	d.started_at = tally_now();
@@ -331,25 +334,32 @@ run(const struct tallyd_config *cfg, const uint8_t *cfg_text, size_t cfg_len)
 		log_err("cannot create the event loop");
 		goto out;
 	}
+	(void)harden_secure_heap(cfg->max_connections, NULL);
 	if (load_keys(&d) != 0 || open_store(&d) != 0 ||
 	    submit_config(&d, cfg_text, cfg_len) != 0 || open_sockets(&d) != 0 ||
-	    start_ckpt_timer(&d) != 0)
+	    start_ckpt_timer(&d) != 0 || notify_start(d.base, &nt) != 0)
 		goto out;
+	harden_secure_heap_report("after loading the keys");
 	sigterm = evsignal_new(d.base, SIGTERM, signal_cb, &d);
 	sigint = evsignal_new(d.base, SIGINT, signal_cb, &d);
 	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) != 0 ||
 	    evsignal_add(sigint, NULL) != 0)
 		goto out;
+	notify_ready(nt, "issuing; jigs on %s, control socket %s", d.listen_addr,
+	    cfg->control_socket);
 	if (event_base_dispatch(d.base) < 0)
 		log_err("event loop failed");
 	else
 		rc = 0;
+	notify_stopping(nt, d.stop_reason);
  out:
 	if (sigterm != NULL)
 		event_free(sigterm);
 	if (sigint != NULL)
 		event_free(sigint);
 	teardown(&d);
+	notify_free(nt);
+	harden_secure_heap_done();
 	if (rc == 0)
 		log_info("stopped");
 	return rc;
@@ -393,6 +403,8 @@ main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &a) != 0)
 		return 2;
+	if (harden_process() != 0)
+		return 1;
 	if (config_load(a.config, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "tallyd: %s\n", err);
 		return 2;
