@@ -45,6 +45,10 @@ static const struct opt opts[] = {
 	NUM(idle_timeout, OPT_U32, 1, 86400),
 	NUM(challenge_ttl, OPT_U32, 1, 3600),
 	NUM(checkpoint_interval, OPT_U32, 0, 86400),
+	NUM(frame_timeout, OPT_U32, 1, 3600),
+	NUM(handshake_timeout, OPT_U32, 1, 3600),
+	NUM(rate_limit, OPT_U32, 0, 1000000),
+	NUM(rate_burst, OPT_U32, 1, 1000000),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -75,6 +79,10 @@ defaults(struct tallyd_config *cfg)
 	cfg->idle_timeout = 300;
 	cfg->challenge_ttl = 60;
 	cfg->checkpoint_interval = 300;
+	cfg->frame_timeout = 10;
+	cfg->handshake_timeout = 10;
+	cfg->rate_limit = 0;
+	cfg->rate_burst = 100;
 }
 
 static int

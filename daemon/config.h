@@ -30,6 +30,15 @@ struct tallyd_config {
 	uint32_t challenge_ttl;              /* seconds a challenge nonce lives, 1..3600 */
 	uint32_t checkpoint_interval;        /* seconds between timed checkpoints, 0..86400;
 	                                        0 = no timer (default 300) */
+	uint32_t frame_timeout;              /* seconds a jig may take to send one frame once
+	                                        its first byte came, 1..3600 (default 10) */
+	uint32_t handshake_timeout;          /* seconds from accept to a finished TLS
+	                                        handshake, 1..3600 (default 10) */
+	uint32_t rate_limit;                 /* requests per second per jig key ID, over all
+	                                        its connections, 0..1000000; 0 = no limit
+	                                        (default) */
+	uint32_t rate_burst;                 /* requests a jig may send at once before
+	                                        rate_limit applies, 1..1000000 (default 100) */
 };
 
 #define CONFIG_FILE_MAX (64u * 1024)  /* largest configuration file, bytes */

@@ -19,6 +19,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "ratelimit.h"
 
 struct store;
 struct writer;
@@ -34,6 +35,10 @@ struct session_table {
 	uint32_t cap;
 	uint32_t count;         /* live sessions */
 	uint32_t next_seq;      /* sequence part of the next connection ID */
+	struct ratelimit rl;    /* per-jig request buckets (cfg->rate_limit), cap entries */
+	uint64_t refused;       /* connections refused at accept (max_connections) */
+	uint64_t refused_logged;   /* value of refused when last logged */
+	uint64_t refused_log_ns;   /* tally_mono_ns() of that log line */
 };
 
 struct tallyd {

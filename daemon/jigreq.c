@@ -1,5 +1,6 @@
 /* jigreq.c - jig request handlers, see jigreq.h. */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -14,6 +15,7 @@
 #include "jigreq.h"
 #include "log.h"
 #include "query.h"
+#include "ratelimit.h"
 #include "session.h"
 #include "util.h"
 #include "writer.h"
@@ -248,9 +250,40 @@ do_report(struct session *s, Tally__Request *rq)
 	writer_submit(s->d->writer, w);
 }
 
+/* The jig's request bucket (rate_limit, rate_burst): true when rq may be
+ * served. A refused request gets RATE_LIMITED and nothing else happens
+ * (no nonce, no writer request, no log entry). The log says when a jig
+ * starts being refused and, once it is served again, how many were. */
+static bool
+rate_ok(struct session *s, const Tally__Request *rq)
+{
+	const struct tallyd_config *cfg = s->d->cfg;
+	struct ratelimit_entry *e = s->rl;
+	char msg[96];
+
+	if (e == NULL || ratelimit_take(e, cfg->rate_limit, cfg->rate_burst, tally_mono_ns())) {
+		if (e != NULL && e->refused != 0) {
+			log_info("jig %s: served again after %llu requests refused "
+			    "RATE_LIMITED", s->name, (unsigned long long)e->refused);
+			e->refused = 0;
+		}
+		return true;
+	}
+	if (e->refused == 1)
+		log_warn("jig %s (%s): over rate_limit (%u requests/s, burst %u); "
+		    "refusing its requests RATE_LIMITED", s->name, s->peer,
+		    (unsigned)cfg->rate_limit, (unsigned)cfg->rate_burst);
+	snprintf(msg, sizeof(msg), "more than %u requests/s from this jig (burst %u)",
+	    (unsigned)cfg->rate_limit, (unsigned)cfg->rate_burst);
+	session_reply_error(s, rq->request_id, TALLY__ERROR_CODE__RATE_LIMITED, msg);
+	return false;
+}
+
 void
 jigreq_handle(struct session *s, Tally__Request *rq)
 {
+	if (!rate_ok(s, rq))
+		return;
 	switch (rq->body_case) {
 	case TALLY__REQUEST__BODY_HELLO:
 		do_hello(s, rq);

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
@@ -18,6 +19,9 @@
 #include "listener.h"
 #include "log.h"
 #include "session.h"
+#include "util.h"
+
+#define NS_PER_S 1000000000ull
 
 struct listener {
 	struct tallyd *d;
@@ -46,6 +50,28 @@ format_addr(const struct sockaddr *sa, char *out, size_t len)
 	}
 }
 
+/* A connection over max_connections: closed at once, before any TLS (the
+ * client sees EOF or a reset during its handshake; nothing is allocated).
+ * Counted; logged at most once a second so that a flood of connections
+ * is not a flood of log lines. */
+static void
+refuse(struct tallyd *d, evutil_socket_t fd, const char *peer)
+{
+	struct session_table *t = &d->sessions;
+	uint64_t now = tally_mono_ns();
+
+	evutil_closesocket(fd);
+	t->refused++;
+	if (t->refused_log_ns != 0 && now - t->refused_log_ns < NS_PER_S)
+		return;
+	log_warn("jig connection from %s refused: %u connections already "
+	    "(max_connections); %llu refused since the last such line, %llu in all",
+	    peer, (unsigned)t->count, (unsigned long long)(t->refused - t->refused_logged),
+	    (unsigned long long)t->refused);
+	t->refused_logged = t->refused;
+	t->refused_log_ns = now;
+}
+
 static void
 accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -60,9 +86,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *sa,
 	(void)salen;
 	format_addr(sa, peer, sizeof(peer));
 	if (session_table_full(d)) {
-		log_warn("jig connection from %s refused: %u connections already "
-		    "(max_connections)", peer, (unsigned)d->sessions.count);
-		evutil_closesocket(fd);
+		refuse(d, fd, peer);
 		return;
 	}
 	/* Replies are small frames: without TCP_NODELAY, Nagle plus the jig's
@@ -114,6 +138,27 @@ bind_listener(struct listener *l, const char *addr)
 	return 0;
 }
 
+/* max_connections sockets need as many descriptors, plus the store's, the
+ * control socket's and a margin: raise the soft RLIMIT_NOFILE towards the
+ * hard one when it is lower (never fails; logs what it could not do). */
+static void
+raise_nofile(uint32_t max_connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_connections + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		log_warn("max_connections %u: the open-file limit is %llu; connections "
+		    "beyond it fail at accept", (unsigned)max_connections,
+		    (unsigned long long)rl.rlim_max);
+	rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("raising the open-file limit to %llu: %s",
+		    (unsigned long long)rl.rlim_cur, strerror(errno));
+}
+
 int
 listener_start(struct tallyd *d, struct listener **out)
 {
@@ -125,6 +170,7 @@ listener_start(struct tallyd *d, struct listener **out)
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return TALLY_ERR_NOMEM;
 	l->d = d;
+	raise_nofile(d->cfg->max_connections);
 	if ((r = bind_listener(l, d->cfg->listen)) != 0)
 		goto out;
 	if (getsockname(evconnlistener_get_fd(l->evl), (struct sockaddr *)&ss, &sslen) != 0) {

@@ -2,7 +2,14 @@
  * session.h - one jig connection on the loop thread (DESIGN.md §5, jig
  * protocol in proto/jig.proto): TLS handshake result, enrolment check,
  * framing, per-connection challenge nonces, request dispatch, replies
- * from the writer, idle timeout and backpressure.
+ * from the writer, timeouts and backpressure.
+ *
+ * Timeouts (one timer per session): the TLS handshake must finish within
+ * handshake_timeout seconds of accept; afterwards a connection that
+ * completes no request frame for idle_timeout seconds is closed, and a
+ * frame whose first byte arrived must be complete within frame_timeout
+ * seconds. Only whole frames count as progress, so bytes trickled one at a
+ * time (slowloris) cannot keep a connection open.
  */
 #ifndef TALLYD_SESSION_H
 #define TALLYD_SESSION_H
@@ -10,11 +17,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "jig.pb-c.h"
 
 struct tallyd;
 struct session_table;
+struct ratelimit_entry;
 
 #define SESSION_NONCES_MAX 64   /* outstanding challenges per connection */
 
@@ -36,6 +45,11 @@ struct session {
 	bool closing;                 /* flushing the output, then freed */
 	bool read_paused;             /* backpressure: output above its high mark */
 	uint32_t in_flight;           /* requests queued to the writer */
+	struct event *timer;          /* handshake, idle and frame deadlines */
+	uint64_t wake_ns;             /* when timer fires (tally_mono_ns), 0 = not armed */
+	uint64_t progress_ns;         /* accept, handshake done, or last whole frame */
+	uint64_t frame_ns;            /* first byte of the partial frame buffered, 0 = none */
+	struct ratelimit_entry *rl;   /* this jig's request bucket once authed, or NULL */
 	unsigned n_nonces;
 	struct session_nonce nonces[SESSION_NONCES_MAX];
 };

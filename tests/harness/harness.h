@@ -93,6 +93,11 @@ struct th {
 	uint8_t *appliance_spki;       /* DER SPKI (OPENSSL_free) */
 	size_t appliance_spki_len;
 	uint64_t next_id;              /* request IDs handed out */
+	/* Set before th_start (issue 5, fault tests); empty = unused: */
+	char tallyd_path[TH_PATH];     /* tallyd binary instead of $TALLY_BUILD/tallyd */
+	char extra_env[TH_PATH];       /* one "NAME=value" added to tallyd's environment
+	                                  (e.g. TALLY_FAULT=commit:3) */
+	bool quiet;                    /* no tallyd.log dump on stderr when a start fails */
 };
 
 /* --- life cycle --- */
@@ -196,12 +201,24 @@ int th_revoke(struct th *t, unsigned i);
 int th_foreign_jig(struct th *t, const char *cn, struct th_jig *out);
 void th_jig_free(struct th_jig *j);
 
+/* Another certificate "CN=cn" for the key of t->jig[i] (so the same jig
+ * key ID, enrolled or not as jig i is), from t's jig CA, valid from now +
+ * not_before_s to now + not_after_s (seconds; negative = in the past: an
+ * expired certificate, or one not yet valid). Written to t->dir/<cn>.pem;
+ * out->key_path is jig i's key file. th_jig_free(out) afterwards (also on
+ * error). Errors: TALLY_ERR_INVALID (i >= t->njigs), TALLY_ERR_CRYPTO,
+ * TALLY_ERR_IO. */
+int th_jig_recert(struct th *t, unsigned i, const char *cn, long not_before_s,
+    long not_after_s, struct th_jig *out);
+
 /* --- jig TLS client (blocking, 10 s timeouts) --- */
 
 struct th_tls_opts {
 	int jig;                 /* index into t->jig, or -1 for no certificate */
 	const struct th_jig *as; /* or this identity (overrides jig) */
-	int max_version;         /* 0 = TLS1_3_VERSION; e.g. TLS1_2_VERSION */
+	int max_version;         /* 0 = TLS1_3_VERSION; e.g. TLS1_2_VERSION, or
+	                            TLS1_1_VERSION / TLS1_VERSION (the client then
+	                            offers only that version, security level 0) */
 	int rcvbuf;              /* SO_RCVBUF in bytes (a slow reader); 0 = default */
 };
 
@@ -235,6 +252,10 @@ int th_tls_call(struct th_conn *c, Tally__Request *rq, Tally__Response **resp);
 bool th_tls_wait_closed(struct th_conn *c, int timeout_ms);
 
 void th_tls_close(struct th_conn *c);
+
+/* The OpenSSL connection of c (owned by c), for tests that drive TLS
+ * itself, e.g. SSL_key_update. */
+struct ssl_st *th_tls_ssl(struct th_conn *c);
 
 /* Hello; *_code convention; *resp optional (NULL = freed here). */
 int th_hello_code(struct th_conn *c, Tally__Response **resp);

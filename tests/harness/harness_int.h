@@ -15,6 +15,11 @@
  * is NULL. NULL on failure. X509_free. */
 X509 *th_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key);
 
+/* th_cert with notBefore = now + not_before_s and notAfter = now +
+ * not_after_s (seconds, negative = in the past). */
+X509 *th_cert_valid(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
+    long not_before_s, long not_after_s);
+
 /* PEM of x to path. 0 or TALLY_ERR_IO. */
 int th_write_cert(X509 *x, const char *path);
 

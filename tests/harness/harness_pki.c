@@ -56,6 +56,13 @@ add_exts(X509 *x, X509 *issuer, bool ca)
 X509 *
 th_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key)
 {
+	return th_cert_valid(key, cn, issuer, issuer_key, -3600, 30L * 86400);
+}
+
+X509 *
+th_cert_valid(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
+    long not_before_s, long not_after_s)
+{
 	X509 *x = X509_new();
 	X509_NAME *name;
 	uint64_t serial;
@@ -63,8 +70,8 @@ th_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key)
 	if (x == NULL || RAND_bytes((uint8_t *)&serial, sizeof(serial)) != 1 ||
 	    X509_set_version(x, X509_VERSION_3) != 1 ||
 	    ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), serial >> 1) != 1 ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400) == NULL)
+	    X509_gmtime_adj(X509_getm_notBefore(x), not_before_s) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), not_after_s) == NULL)
 		goto fail;
 	if ((name = X509_get_subject_name(x)) == NULL ||
 	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
@@ -135,6 +142,28 @@ th_foreign_jig(struct th *t, const char *cn, struct th_jig *out)
 	X509_free(ca);
 	EVP_PKEY_free(ca_key);
 	return r;
+}
+
+int
+th_jig_recert(struct th *t, unsigned i, const char *cn, long not_before_s,
+    long not_after_s, struct th_jig *out)
+{
+	const struct th_jig *j;
+
+	memset(out, 0, sizeof(*out));
+	if (i >= t->njigs)
+		return TALLY_ERR_INVALID;
+	j = &t->jig[i];
+	snprintf(out->cert_path, sizeof(out->cert_path), "%s/%s.pem", t->dir, cn);
+	snprintf(out->key_path, sizeof(out->key_path), "%s", j->key_path);
+	memcpy(out->key_id, j->key_id, sizeof(out->key_id));
+	if (EVP_PKEY_up_ref(j->key) != 1)
+		return TALLY_ERR_CRYPTO;
+	out->key = j->key;
+	if ((out->cert = th_cert_valid(j->key, cn, t->ca, t->ca_key, not_before_s,
+	    not_after_s)) == NULL)
+		return TALLY_ERR_CRYPTO;
+	return th_write_cert(out->cert, out->cert_path);
 }
 
 int

@@ -43,7 +43,11 @@ plain_ctx(const struct th_jig *j, int max_version)
 
 	if (ctx == NULL)
 		return NULL;
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	/* Below TLS 1.2 OpenSSL 3 needs security level 0 even to offer it. */
+	if (max_version < TLS1_2_VERSION)
+		SSL_CTX_set_security_level(ctx, 0);
+	if (SSL_CTX_set_min_proto_version(ctx, max_version < TLS1_2_VERSION ?
+	    max_version : TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_max_proto_version(ctx, max_version) != 1 ||
 	    (j != NULL && (SSL_CTX_use_certificate_file(ctx, j->cert_path, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_use_PrivateKey(ctx, j->key) != 1))) {
@@ -105,6 +109,12 @@ th_tls_close(struct th_conn *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c);
+}
+
+SSL *
+th_tls_ssl(struct th_conn *c)
+{
+	return c->ssl;
 }
 
 int
