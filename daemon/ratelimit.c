@@ -11,7 +11,9 @@ int
 ratelimit_init(struct ratelimit *rl, uint32_t cap)
 {
 	memset(rl, 0, sizeof(*rl));
-	if (cap == 0 || (rl->e = calloc(cap, sizeof(*rl->e))) == NULL)
+	if (cap == 0 || cap > 65536)
+		return TALLY_ERR_INVALID;
+	if ((rl->e = calloc(cap, sizeof(*rl->e))) == NULL)
 		return TALLY_ERR_NOMEM;
 	rl->cap = cap;
 	return 0;

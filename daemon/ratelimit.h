@@ -37,7 +37,8 @@ struct ratelimit {
 	uint32_t cap;
 };
 
-/* Allocates cap (1..65536) empty entries. Returns 0 or TALLY_ERR_NOMEM. */
+/* Allocates cap (1..65536) empty entries. Returns 0, TALLY_ERR_INVALID
+ * (cap out of range) or TALLY_ERR_NOMEM. */
 int ratelimit_init(struct ratelimit *rl, uint32_t cap);
 
 /* Frees the entries; rl is zeroed. A zeroed rl is a no-op. */
