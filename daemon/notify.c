@@ -15,20 +15,25 @@
 
 struct notify {
 	bool active;            /* NOTIFY_SOCKET was set at start */
+	bool failing;           /* the last send failed (warned once) */
 	uint64_t watchdog_usec; /* WATCHDOG_USEC for this process, 0 = none */
 	struct event *timer;    /* WATCHDOG=1 every watchdog_usec / 2 */
 };
 
-/* Sends msg; a failure is logged once per call and otherwise ignored. */
+/* Sends msg. A failure is logged when sending starts to fail (not at every
+ * watchdog ping), and when it works again; it is otherwise ignored. */
 static void
-send_state(const struct notify *n, const char *msg)
+send_state(struct notify *n, const char *msg)
 {
 	int r;
 
 	if (!n->active)
 		return;
-	if ((r = sd_notify(0, msg)) < 0)
-		log_warn("sd_notify: %s", strerror(-r));
+	if ((r = sd_notify(0, msg)) < 0 && !n->failing)
+		log_warn("sd_notify: %s (logged once until it works again)", strerror(-r));
+	else if (r > 0 && n->failing)
+		log_info("sd_notify works again");
+	n->failing = r < 0;
 }
 
 static void

@@ -12,8 +12,9 @@
  *                         libevent timer on the loop thread: a stuck event
  *                         loop stops the pings and systemd restarts tallyd
  *   STOPPING=1 and STATUS= when shutdown begins (notify_stopping)
- * A failed send is logged (warning) and otherwise ignored: the service
- * manager is not a reason to stop issuing.
+ * A failed send is logged (one warning when sends start to fail, one info
+ * line when they work again) and otherwise ignored: the service manager is
+ * not a reason to stop issuing.
  *
  * Threading: loop thread only. No globals: the state lives in struct notify.
  */
