@@ -8,22 +8,10 @@
 #include <openssl/evp.h>
 #include "attest.h"
 #include "dutmodel_int.h"
+#include "dutrecord.h"
 #include "err.h"
 #include "key.h"
 #include "log.h"
-
-static int
-printable(const char *s, size_t max)
-{
-	size_t i, n = strlen(s);
-
-	if (n > max)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (s[i] < 0x20 || s[i] > 0x7e)
-			return 0;
-	return 1;
-}
 
 /* The key a faulty chip signs with: its own, not one the quota trusts. */
 static int
@@ -73,7 +61,7 @@ check_config(const struct dutmodel_config *c)
 {
 	if (c == NULL || c->uid == NULL || c->uid_len == 0 ||
 	    c->uid_len > TALLY_UID_MAX || c->oem_root == NULL ||
-	    (c->product != NULL && !printable(c->product, TALLY_PRODUCT_MAX)))
+	    (c->product != NULL && !dutrec_printable_text(c->product, TALLY_PRODUCT_MAX)))
 		return TALLY_ERR_INVALID;
 	return 0;
 }
@@ -127,13 +115,13 @@ dutmodel_free(struct dutmodel *m)
 	free(m);
 }
 
-/* Copies an IN record of n bytes, at most wLength (USB 2.0 §9.3.5). */
-static enum dm_outcome
-reply(const struct dm_setup *s, uint8_t *data, size_t *len,
-    const uint8_t *rec, size_t n)
+enum dm_outcome
+dm_reply(const struct dm_setup *s, uint8_t *data, size_t *len,
+    const void *rec, size_t n)
 {
 	*len = n < s->wLength ? n : s->wLength;
-	memcpy(data, rec, *len);
+	if (*len > 0)
+		memcpy(data, rec, *len);
 	return DM_ACK;
 }
 
@@ -155,7 +143,7 @@ get_identity(struct dutmodel *m, const struct dm_setup *s, uint8_t *data,
 	rec[n++] = (uint8_t)plen;
 	memcpy(rec + n, m->product, plen);
 	n += plen;
-	return reply(s, data, len, rec, n);
+	return dm_reply(s, data, len, rec, n);
 }
 
 static enum dm_outcome
@@ -187,7 +175,7 @@ get_attestation(struct dutmodel *m, const struct dm_setup *s, uint8_t *data,
 	}
 	if (m->fault.kind == DM_FAULT_WRONG_ATT_KEY || m->fault.kind == DM_FAULT_CLONE)
 		m->fault_fired = 1;
-	return reply(s, data, len, m->att, m->att_len);
+	return dm_reply(s, data, len, m->att, m->att_len);
 }
 
 static enum dm_outcome
@@ -283,7 +271,7 @@ get_status(struct dutmodel *m, const struct dm_setup *s, uint8_t *data,
 		(uint8_t)m->verdict, (uint8_t)m->state, TDP_VERSION, 0
 	};
 
-	return reply(s, data, len, rec, sizeof(rec));
+	return dm_reply(s, data, len, rec, sizeof(rec));
 }
 
 static enum dm_outcome

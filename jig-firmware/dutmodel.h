@@ -125,6 +125,14 @@ void dutmodel_free(struct dutmodel *m);
 enum dm_outcome dutmodel_control(struct dutmodel *m, const struct dm_setup *s,
     uint8_t *data, size_t *len);
 
+/* Answers an IN request with the n-byte record rec: copies at most
+ * s->wLength bytes of it to data (a shorter answer than asked for is
+ * normal, a longer one is cut: USB 2.0 §9.3.5) and sets *len to the count.
+ * Returns DM_ACK. For the model's vendor and DFU requests and usbsim's
+ * standard requests. */
+enum dm_outcome dm_reply(const struct dm_setup *s, uint8_t *data, size_t *len,
+    const void *rec, size_t n);
+
 /* What happened to a chip, for tests and tally-dutsim's report. */
 struct dutmodel_report {
 	uint8_t uid[TALLY_UID_MAX];     /* the UID it presents (identity) */

@@ -152,9 +152,7 @@ getstatus(struct dutmodel *m, const struct dm_setup *s, uint8_t *data,
 	/* rec[1..3]: bwPollTimeout 0 ms: the model is never busy. */
 	rec[4] = shown;
 	rec[5] = 0;
-	*len = sizeof(rec) < s->wLength ? sizeof(rec) : s->wLength;
-	memcpy(data, rec, *len);
-	return DM_ACK;
+	return dm_reply(s, data, len, rec, sizeof(rec));
 }
 
 enum dm_outcome

@@ -9,6 +9,7 @@
 #include "artifact.h"
 #include "attest.h"
 #include "dutproto.h"
+#include "dutrecord.h"
 #include "err.h"
 #include "log.h"
 #include "simdut.h"
@@ -136,42 +137,6 @@ vendor_out(struct simdut *d, uint8_t req, uint16_t value, const uint8_t *data,
 }
 
 static int
-printable_bytes(const uint8_t *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (s[i] < 0x20 || s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
-/* The identity record (docs/dut-protocol.md §3.1), strictly. */
-static int
-parse_identity(const uint8_t *b, size_t n, struct jig_dut_identity *id,
-    uint8_t *flags)
-{
-	size_t ul, pl;
-
-	if (n < 5 || b[0] != TDP_VERSION || b[1] > JIG_DUT_REJECTED)
-		return TALLY_ERR_INVALID;
-	ul = b[3];
-	if (ul < 1 || ul > TALLY_UID_MAX || n < 5 + ul)
-		return TALLY_ERR_INVALID;
-	pl = b[4 + ul];
-	if (pl > JIG_DUT_PRODUCT_MAX || n != 5 + ul + pl ||
-	    !printable_bytes(b + 5 + ul, pl))
-		return TALLY_ERR_INVALID;
-	memset(id, 0, sizeof(*id));
-	memcpy(id->uid, b + 4, ul);
-	id->uid_len = ul;
-	memcpy(id->product, b + 5 + ul, pl);
-	id->state = (enum jig_dut_state)b[1];
-	*flags = b[2];
-	return 0;
-}
-
-static int
 identity(struct simdut *d, struct jig_dut_identity *id, uint8_t *flags)
 {
 	uint8_t b[TDP_IDENTITY_MAX];
@@ -180,7 +145,7 @@ identity(struct simdut *d, struct jig_dut_identity *id, uint8_t *flags)
 
 	if ((r = vendor_in(d, TDP_GET_IDENTITY, b, sizeof(b), &n)) != 0)
 		return r;
-	return parse_identity(b, n, id, flags);
+	return dutrec_identity(b, n, id, flags);
 }
 
 static int
@@ -215,13 +180,7 @@ sim_attest(void *ctx, const uint8_t nonce[TALLY_NONCE_LEN], uint8_t *out,
 	}
 	if ((r = err_of(o)) != 0)
 		return r;
-	if (n == 0)
-		return TALLY_ERR_INVALID;
-	if (n > cap)
-		return TALLY_ERR_TOO_LARGE;
-	memcpy(out, b, n);
-	*len = n;
-	return 0;
+	return dutrec_attestation(b, n, out, cap, len);
 }
 
 /* TDP_GET_STATUS: verdict and state, strictly. */
@@ -234,13 +193,7 @@ status(struct simdut *d, enum jig_dut_verdict *v, enum jig_dut_state *st)
 
 	if ((r = vendor_in(d, TDP_GET_STATUS, b, sizeof(b), &n)) != 0)
 		return r;
-	if (n != TDP_STATUS_LEN || b[0] > JIG_DUT_FLASH_ERROR ||
-	    b[1] > JIG_DUT_REJECTED || b[2] != TDP_VERSION)
-		return TALLY_ERR_INVALID;
-	if (v != NULL)
-		*v = (enum jig_dut_verdict)b[0];
-	*st = (enum jig_dut_state)b[1];
-	return 0;
+	return dutrec_status(b, n, v, st);
 }
 
 static int
@@ -298,19 +251,17 @@ static int
 dfu_status(struct simdut *d, uint8_t *bstatus, uint8_t *bstate)
 {
 	uint8_t b[TDP_DFU_STATUS_LEN];
+	struct dutrec_dfu_status s;
 	size_t n;
-	unsigned ms;
 	int r;
 
-	if ((r = err_of(dfu(d, TDP_DFU_GETSTATUS, 0, b, sizeof(b), &n))) != 0)
+	if ((r = err_of(dfu(d, TDP_DFU_GETSTATUS, 0, b, sizeof(b), &n))) != 0 ||
+	    (r = dutrec_dfu_status(b, n, &s)) != 0)
 		return r;
-	if (n != TDP_DFU_STATUS_LEN || b[4] > TDP_DFU_ERROR)
-		return TALLY_ERR_INVALID;
-	*bstatus = b[0];
-	*bstate = b[4];
-	ms = b[1] | (unsigned)b[2] << 8 | (unsigned)b[3] << 16;
-	if (ms > 0) {
-		struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	*bstatus = s.status;
+	*bstate = s.state;
+	if (s.poll_ms > 0) {
+		struct timespec ts = { s.poll_ms / 1000, (long)(s.poll_ms % 1000) * 1000000 };
 
 		nanosleep(&ts, NULL);
 	}
@@ -326,17 +277,7 @@ dfu_refused(struct simdut *d, uint8_t bstatus, enum jig_dut_verdict *verdict)
 
 	if ((r = err_of(dfu(d, TDP_DFU_CLRSTATUS, 0, NULL, 0, NULL))) != 0)
 		return r;
-	switch (bstatus) {
-	case TDP_DFU_ERR_FILE:		*verdict = JIG_DUT_WRONG_FIRMWARE; return 0;
-	case TDP_DFU_ERR_VENDOR:	*verdict = JIG_DUT_NO_TOKEN; return 0;
-	case TDP_DFU_ERR_WRITE:
-	case TDP_DFU_ERR_ERASE:
-	case TDP_DFU_ERR_CHECK_ERASED:
-	case TDP_DFU_ERR_PROG:
-	case TDP_DFU_ERR_VERIFY:	*verdict = JIG_DUT_FLASH_ERROR; return 0;
-	case TDP_DFU_ERR_ADDRESS:	return TALLY_ERR_TOO_LARGE;
-	default:			return TALLY_ERR_IO;
-	}
+	return dutrec_dfu_error(bstatus, verdict);
 }
 
 /* Brings the DFU interface to dfuIDLE before a download. */

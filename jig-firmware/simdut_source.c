@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "artifact.h"
+#include "dutrecord.h"
 #include "err.h"
 #include "simdut.h"
 
@@ -16,19 +17,6 @@ struct sim_source {
 	struct simdut_options opts;     /* attestation_key: own reference */
 	unsigned count, next;
 };
-
-static int
-printable(const char *s, size_t max)
-{
-	size_t i, n = strlen(s);
-
-	if (n > max)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (s[i] < 0x20 || s[i] > 0x7e)
-			return 0;
-	return 1;
-}
 
 int
 simdut_uid_name(const char *prefix, unsigned index, char *buf, size_t cap)
@@ -82,8 +70,8 @@ simdut_source_ex(const char *prefix, unsigned count, const char *product,
 	if (product == NULL)
 		product = "";
 	if (prefix == NULL || prefix[0] == '\0' ||
-	    !printable(prefix, TALLY_UID_MAX - 10) ||
-	    !printable(product, TALLY_PRODUCT_MAX) || oem_root == NULL ||
+	    !dutrec_printable_text(prefix, TALLY_UID_MAX - 10) ||
+	    !dutrec_printable_text(product, TALLY_PRODUCT_MAX) || oem_root == NULL ||
 	    count > 1000000)
 		return TALLY_ERR_INVALID;
 	if ((s = calloc(1, sizeof(*s))) == NULL)

@@ -6,6 +6,7 @@
 #include <time.h>
 #include "attest.h"
 #include "dutproto.h"
+#include "dutrecord.h"
 #include "err.h"
 #include "log.h"
 #include "usb.h"
@@ -22,13 +23,6 @@ struct usb_dut {
 	uint8_t flags;                /* identity flags (TDP_FLAG_*) */
 	char where[32];               /* "bus 1 device 7", for messages */
 	uint8_t buf[TDP_BLOCK];       /* outgoing block (libusb wants it writable) */
-};
-
-/* DFU GETSTATUS answer (DFU 1.1 §6.1.2). */
-struct dfu_status {
-	uint8_t status;               /* bStatus, enum tdp_dfu_status */
-	unsigned poll_ms;             /* bwPollTimeout */
-	uint8_t state;                /* bState, enum tdp_dfu_state */
 };
 
 static int
@@ -94,44 +88,6 @@ ctrl_out(struct usb_dut *d, uint8_t rt, uint8_t req, uint16_t value,
 }
 
 static int
-printable(const uint8_t *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (s[i] < 0x20 || s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
-/* The identity record of dutproto.h, checked strictly: version, state,
- * lengths adding up to exactly n, printable product. */
-static int
-parse_identity(const uint8_t *b, size_t n, struct jig_dut_identity *id,
-    uint8_t *flags)
-{
-	size_t ul, pl;
-
-	if (n < 5 || b[0] != TDP_VERSION || b[1] > JIG_DUT_REJECTED)
-		return TALLY_ERR_INVALID;
-	ul = b[3];
-	if (ul < 1 || ul > TALLY_UID_MAX || n < 5 + ul)
-		return TALLY_ERR_INVALID;
-	pl = b[4 + ul];
-	if (pl > JIG_DUT_PRODUCT_MAX || n != 5 + ul + pl ||
-	    !printable(b + 5 + ul, pl))
-		return TALLY_ERR_INVALID;
-	memset(id, 0, sizeof(*id));
-	id->state = (enum jig_dut_state)b[1];
-	memcpy(id->uid, b + 4, ul);
-	id->uid_len = ul;
-	memcpy(id->product, b + 5 + ul, pl);
-	id->product[pl] = '\0';
-	*flags = b[2];
-	return 0;
-}
-
-static int
 usb_read_identity(void *ctx, struct jig_dut_identity *id)
 {
 	struct usb_dut *d = ctx;
@@ -141,7 +97,7 @@ usb_read_identity(void *ctx, struct jig_dut_identity *id)
 
 	if ((r = vendor_in(d, TDP_GET_IDENTITY, b, sizeof(b), &n)) != 0)
 		return r;
-	if ((r = parse_identity(b, n, id, &d->flags)) != 0) {
+	if ((r = dutrec_identity(b, n, id, &d->flags)) != 0) {
 		log_warn("DUT %s: malformed identity record (%zu bytes)", d->where, n);
 		return r;
 	}
@@ -159,16 +115,9 @@ read_status(struct usb_dut *d, enum jig_dut_verdict *v, enum jig_dut_state *st)
 
 	if ((r = vendor_in(d, TDP_GET_STATUS, b, sizeof(b), &n)) != 0)
 		return r;
-	if (n != TDP_STATUS_LEN || b[2] != TDP_VERSION ||
-	    b[0] > JIG_DUT_FLASH_ERROR || b[1] > JIG_DUT_REJECTED) {
+	if ((r = dutrec_status(b, n, v, st)) != 0)
 		log_warn("DUT %s: malformed status record (%zu bytes)", d->where, n);
-		return TALLY_ERR_INVALID;
-	}
-	if (v != NULL)
-		*v = (enum jig_dut_verdict)b[0];
-	if (st != NULL)
-		*st = (enum jig_dut_state)b[1];
-	return 0;
+	return r;
 }
 
 static int
@@ -183,7 +132,6 @@ usb_attest(void *ctx, const uint8_t nonce[TALLY_NONCE_LEN], uint8_t *out,
 {
 	struct usb_dut *d = ctx;
 	struct jig_dut_identity id;
-	struct tally_attestation a;
 	uint8_t b[TALLY_ATTESTATION_MAX];
 	size_t n = 0;
 	int r;
@@ -196,16 +144,10 @@ usb_attest(void *ctx, const uint8_t nonce[TALLY_NONCE_LEN], uint8_t *out,
 	    TALLY_NONCE_LEN)) != 0 ||
 	    (r = vendor_in(d, TDP_GET_ATTESTATION, b, sizeof(b), &n)) != 0)
 		return r;
-	if (tally_attestation_parse(b, n, &a) != 0) {
+	if ((r = dutrec_attestation(b, n, out, cap, len)) == TALLY_ERR_INVALID)
 		log_warn("DUT %s: malformed attestation record (%zu bytes)",
 		    d->where, n);
-		return TALLY_ERR_INVALID;
-	}
-	if (n > cap)
-		return TALLY_ERR_TOO_LARGE;
-	memcpy(out, b, n);
-	*len = n;
-	return 0;
+	return r;
 }
 
 static int
@@ -238,7 +180,7 @@ usb_write_bundle(void *ctx, const uint8_t *bundle, size_t len,
 /* ---- DFU 1.1 ---- */
 
 static int
-dfu_getstatus(struct usb_dut *d, struct dfu_status *s)
+dfu_getstatus(struct usb_dut *d, struct dutrec_dfu_status *s)
 {
 	uint8_t b[TDP_DFU_STATUS_LEN];
 	size_t n = 0;
@@ -246,17 +188,9 @@ dfu_getstatus(struct usb_dut *d, struct dfu_status *s)
 
 	r = ctrl(d, TDP_RT_CLASS_IN, TDP_DFU_GETSTATUS, 0, TDP_IFACE_DFU, b,
 	    sizeof(b), &n);
-	if (r != 0)
-		return r;
-	if (n != TDP_DFU_STATUS_LEN || b[4] > TDP_DFU_ERROR ||
-	    b[0] > TDP_DFU_ERR_STALLEDPKT) {
+	if (r == 0 && (r = dutrec_dfu_status(b, n, s)) != 0)
 		log_warn("DUT %s: malformed DFU status (%zu bytes)", d->where, n);
-		return TALLY_ERR_INVALID;
-	}
-	s->status = b[0];
-	s->poll_ms = (unsigned)b[1] | (unsigned)b[2] << 8 | (unsigned)b[3] << 16;
-	s->state = b[4];
-	return 0;
+	return r;
 }
 
 static void
@@ -279,7 +213,7 @@ dfu_busy(uint8_t state)
  * it asks for after each answer (DFU 1.1 §6.1.2) except dfuERROR; the
  * whole phase is bounded (JIG_USB_DFU_PHASE_TIMEOUTS transfer timeouts). */
 static int
-dfu_wait(struct usb_dut *d, struct dfu_status *s)
+dfu_wait(struct usb_dut *d, struct dutrec_dfu_status *s)
 {
 	uint64_t limit = (uint64_t)d->timeout_ms * JIG_USB_DFU_PHASE_TIMEOUTS;
 	uint64_t deadline = tally_mono_ns() / 1000000 + limit, t;
@@ -308,7 +242,7 @@ dfu_wait(struct usb_dut *d, struct dfu_status *s)
 static int
 dfu_prepare(struct usb_dut *d)
 {
-	struct dfu_status s;
+	struct dutrec_dfu_status s;
 	int r;
 
 	if ((r = dfu_getstatus(d, &s)) != 0)
@@ -330,7 +264,7 @@ dfu_prepare(struct usb_dut *d)
  * A stalled DNLOAD is an answer when the DUT then reports dfuERROR. */
 static int
 dfu_dnload(struct usb_dut *d, uint16_t blk, const uint8_t *data, uint16_t len,
-    struct dfu_status *s)
+    struct dutrec_dfu_status *s)
 {
 	int r;
 
@@ -348,7 +282,7 @@ dfu_dnload(struct usb_dut *d, uint16_t blk, const uint8_t *data, uint16_t len,
  * errADDRESS, a link error for anything else. CLRSTATUS leaves it in
  * dfuIDLE for a retry. */
 static int
-dfu_failed(struct usb_dut *d, const struct dfu_status *s,
+dfu_failed(struct usb_dut *d, const struct dutrec_dfu_status *s,
     enum jig_dut_verdict *v)
 {
 	int r;
@@ -356,23 +290,7 @@ dfu_failed(struct usb_dut *d, const struct dfu_status *s,
 	log_info("DUT %s: DFU error status 0x%02x", d->where, s->status);
 	if ((r = ctrl_out(d, TDP_RT_CLASS_OUT, TDP_DFU_CLRSTATUS, 0, NULL, 0)) != 0)
 		return r;
-	switch (s->status) {
-	case TDP_DFU_ERR_FILE:
-		*v = JIG_DUT_WRONG_FIRMWARE;
-		return 0;
-	case TDP_DFU_ERR_VENDOR:
-		*v = JIG_DUT_NO_TOKEN;
-		return 0;
-	case TDP_DFU_ERR_WRITE: case TDP_DFU_ERR_ERASE:
-	case TDP_DFU_ERR_CHECK_ERASED: case TDP_DFU_ERR_PROG:
-	case TDP_DFU_ERR_VERIFY:
-		*v = JIG_DUT_FLASH_ERROR;
-		return 0;
-	case TDP_DFU_ERR_ADDRESS:
-		return TALLY_ERR_TOO_LARGE;
-	default:
-		return TALLY_ERR_IO;
-	}
+	return dutrec_dfu_error(s->status, v);
 }
 
 static int
@@ -380,7 +298,7 @@ usb_download(void *ctx, const uint8_t *image, size_t len,
     enum jig_dut_verdict *v)
 {
 	struct usb_dut *d = ctx;
-	struct dfu_status s;
+	struct dutrec_dfu_status s;
 	size_t off, n;
 	uint16_t blk = 0;
 	int r;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "dutproto.h"
+#include "dutrecord.h"
 #include "usbsim.h"
 
 enum {
@@ -15,7 +16,7 @@ usbsim_ident_init(struct usbsim_ident *id, const struct dutmodel *m,
     uint16_t vid, uint16_t pid)
 {
 	const uint8_t *uid;
-	size_t n = dutmodel_presented_uid(m, &uid), i, printable = 1;
+	size_t n = dutmodel_presented_uid(m, &uid), i;
 	const char *product = dutmodel_product(m);
 
 	memset(id, 0, sizeof(*id));
@@ -23,10 +24,7 @@ usbsim_ident_init(struct usbsim_ident *id, const struct dutmodel *m,
 	id->pid = pid;
 	snprintf(id->product, sizeof(id->product), "%s",
 	    product[0] != '\0' ? product : "tally provisioning DUT");
-	for (i = 0; i < n; i++)
-		if (uid[i] < 0x20 || uid[i] > 0x7e)
-			printable = 0;
-	if (printable) {
+	if (dutrec_printable(uid, n)) {
 		snprintf(id->serial, sizeof(id->serial), "%.*s", (int)n,
 		    (const char *)uid);
 		return;
@@ -127,15 +125,6 @@ string_desc(const struct usbsim_ident *id, unsigned index, uint8_t *out)
 }
 
 static enum dm_outcome
-reply(const struct dm_setup *s, uint8_t *data, size_t *len,
-    const uint8_t *rec, size_t n)
-{
-	*len = n < s->wLength ? n : s->wLength;
-	memcpy(data, rec, *len);
-	return DM_ACK;
-}
-
-static enum dm_outcome
 get_descriptor(const struct usbsim_ident *id, const struct dm_setup *s,
     uint8_t *data, size_t *len)
 {
@@ -145,17 +134,17 @@ get_descriptor(const struct usbsim_ident *id, const struct dm_setup *s,
 	switch (s->wValue >> 8) {
 	case 1:
 		usbsim_descriptors(id, all);
-		return reply(s, data, len, all, USBSIM_DEVICE_DESC_LEN);
+		return dm_reply(s, data, len, all, USBSIM_DEVICE_DESC_LEN);
 	case 2:
 		if ((s->wValue & 0xff) != 0)
 			return DM_STALL;
 		usbsim_descriptors(id, all);
-		return reply(s, data, len, all + USBSIM_DEVICE_DESC_LEN,
+		return dm_reply(s, data, len, all + USBSIM_DEVICE_DESC_LEN,
 		    USBSIM_CONFIG_DESC_LEN);
 	case 3:
 		if ((n = string_desc(id, s->wValue & 0xff, str)) == 0)
 			return DM_STALL;
-		return reply(s, data, len, str, n);
+		return dm_reply(s, data, len, str, n);
 	default:        /* no device qualifier: a full-speed device */
 		return DM_STALL;
 	}
@@ -173,12 +162,12 @@ usbsim_standard(const struct usbsim_ident *id, const struct dm_setup *s,
 	case 0x06:      /* GET_DESCRIPTOR */
 		return in ? get_descriptor(id, s, data, len) : DM_STALL;
 	case 0x00:      /* GET_STATUS: bus powered, no remote wakeup, no halt */
-		return in ? reply(s, data, len, zero2, 2) : DM_STALL;
+		return in ? dm_reply(s, data, len, zero2, 2) : DM_STALL;
 	case 0x08:      /* GET_CONFIGURATION */
-		return in ? reply(s, data, len, &one, 1) : DM_STALL;
+		return in ? dm_reply(s, data, len, &one, 1) : DM_STALL;
 	case 0x0a:      /* GET_INTERFACE: alternate setting 0 */
 		return in && s->wIndex <= TDP_IFACE_DFU ?
-		    reply(s, data, len, &zero, 1) : DM_STALL;
+		    dm_reply(s, data, len, &zero, 1) : DM_STALL;
 	case 0x09:      /* SET_CONFIGURATION */
 		return !in && s->wValue == TDP_CONFIGURATION ? DM_ACK : DM_STALL;
 	case 0x0b:      /* SET_INTERFACE */
