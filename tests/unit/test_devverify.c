@@ -8,27 +8,6 @@
  * truncations: test_devverify_sweep.c. */
 #include "tests/unit/test_devverify_fx.h"
 
-static int
-setup_p256_ed(void **state)
-{
-	*state = dfx_new(TALLY_KEY_P256, TALLY_KEY_ED25519);
-	return 0;
-}
-
-static int
-setup_ed_p256(void **state)
-{
-	*state = dfx_new(TALLY_KEY_ED25519, TALLY_KEY_P256);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	dfx_free(*state);
-	return 0;
-}
-
 static void
 test_good_all_key_types(void **state)
 {
@@ -249,10 +228,10 @@ test_bundle_fields(void **state)
 	assert_int_equal(tally_key_spki(f->other, &other_spki, &other_len), 0);
 	memcpy(big, f->app_spki, f->app_spki_len);
 	memset(big + f->app_spki_len, 0, sizeof(big) - f->app_spki_len);
-	expect(f, bundle_of((struct blob){ calloc(1, 1), 0 }, token_env(f), f->app_spki,
-	    f->app_spki_len), TDV_MALFORMED, 1, "no quota");
-	expect(f, bundle_of(quota_env(f), (struct blob){ calloc(1, 1), 0 }, f->app_spki,
-	    f->app_spki_len), TDV_MALFORMED, 1, "no token");
+	expect(f, app_bundle(f, (struct blob){ calloc(1, 1), 0 }, token_env(f)),
+	    TDV_MALFORMED, 1, "no quota");
+	expect(f, app_bundle(f, quota_env(f), (struct blob){ calloc(1, 1), 0 }),
+	    TDV_MALFORMED, 1, "no token");
 	expect(f, bundle_of(quota_env(f), token_env(f), NULL, 0), TDV_MALFORMED, 1, "no key");
 	expect(f, bundle_of(quota_env(f), token_env(f), big, sizeof(big)),
 	    TDV_MALFORMED, 1, "key over 1024 bytes");
@@ -260,10 +239,10 @@ test_bundle_fields(void **state)
 	    TDV_KEY_MISMATCH, 1, "other appliance key");
 	expect(f, bundle_of(quota_env(f), token_env(f), f->app_spki, f->app_spki_len - 1),
 	    TDV_KEY_MISMATCH, 1, "truncated appliance key");
-	expect(f, bundle_of(token_env(f), quota_env(f), f->app_spki, f->app_spki_len),
-	    TDV_BAD_TYPE, 1, "envelopes swapped");
-	expect(f, bundle_of(quota_env(f), quota_env(f), f->app_spki, f->app_spki_len),
-	    TDV_BAD_TYPE, 1, "quota twice");
+	expect(f, app_bundle(f, token_env(f), quota_env(f)), TDV_BAD_TYPE, 1,
+	    "envelopes swapped");
+	expect(f, app_bundle(f, quota_env(f), quota_env(f)), TDV_BAD_TYPE, 1,
+	    "quota twice");
 	OPENSSL_free(other_spki);
 }
 
@@ -275,16 +254,14 @@ test_wrong_signers(void **state)
 	Tally__Envelope *e;
 	struct blob qe;
 
-	expect(f, bundle_of(sign_blob(f->other, TALLY_PT_QUOTA, pack_msg(&f->q.base)),
-	    token_env(f), f->app_spki, f->app_spki_len), TDV_BAD_SIGNATURE, 1, "quota by other");
-	expect(f, bundle_of(sign_blob(f->app, TALLY_PT_QUOTA, pack_msg(&f->q.base)),
-	    token_env(f), f->app_spki, f->app_spki_len), TDV_BAD_SIGNATURE, 1, "quota by appliance");
-	expect(f, bundle_of(quota_env(f), sign_blob(f->other, TALLY_PT_TOKEN,
-	    pack_msg(&f->t.base)), f->app_spki, f->app_spki_len), TDV_BAD_SIGNATURE, 1,
-	    "token by other");
-	expect(f, bundle_of(quota_env(f), sign_blob(f->oem, TALLY_PT_TOKEN,
-	    pack_msg(&f->t.base)), f->app_spki, f->app_spki_len), TDV_BAD_SIGNATURE, 1,
-	    "token by OEM");
+	expect(f, app_bundle(f, sign_blob(f->other, TALLY_PT_QUOTA, pack_msg(&f->q.base)),
+	    token_env(f)), TDV_BAD_SIGNATURE, 1, "quota by other");
+	expect(f, app_bundle(f, sign_blob(f->app, TALLY_PT_QUOTA, pack_msg(&f->q.base)),
+	    token_env(f)), TDV_BAD_SIGNATURE, 1, "quota by appliance");
+	expect(f, app_bundle(f, quota_env(f), sign_blob(f->other, TALLY_PT_TOKEN,
+	    pack_msg(&f->t.base))), TDV_BAD_SIGNATURE, 1, "token by other");
+	expect(f, app_bundle(f, quota_env(f), sign_blob(f->oem, TALLY_PT_TOKEN,
+	    pack_msg(&f->t.base))), TDV_BAD_SIGNATURE, 1, "token by OEM");
 	/* a signature by another key under the OEM root's keyid */
 	qe = sign_blob(f->other, TALLY_PT_QUOTA, pack_msg(&f->q.base));
 	assert_non_null(e = tally__envelope__unpack(NULL, qe.n, qe.p));
@@ -292,8 +269,8 @@ test_wrong_signers(void **state)
 	free(qe.p);
 	qe = pack_msg(&e->base);
 	tally__envelope__free_unpacked(e, NULL);
-	expect(f, bundle_of(qe, token_env(f), f->app_spki, f->app_spki_len),
-	    TDV_BAD_SIGNATURE, 1, "other key under the OEM keyid");
+	expect(f, app_bundle(f, qe, token_env(f)), TDV_BAD_SIGNATURE, 1,
+	    "other key under the OEM keyid");
 }
 
 /* The token envelope signed by k (any EC key, ECDSA with SHA-256 over
@@ -373,24 +350,21 @@ test_device_and_clock(void **state)
 	expect(f, build(f), TDV_EXPIRED, 1, "no clock, issued before not_before");
 }
 
-#define BOTH(t) cmocka_unit_test_setup_teardown(t, setup_p256_ed, teardown), \
-	cmocka_unit_test_setup_teardown(t, setup_ed_p256, teardown)
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good_all_key_types),
 		cmocka_unit_test(test_result_names),
-		BOTH(test_firmware_matches),
-		BOTH(test_params),
-		BOTH(test_sizes),
-		BOTH(test_backend),
-		BOTH(test_backend_failures),
-		BOTH(test_bundle_fields),
-		BOTH(test_wrong_signers),
-		BOTH(test_unsupported_key),
-		BOTH(test_device_and_clock),
+		DFX_BOTH(test_firmware_matches),
+		DFX_BOTH(test_params),
+		DFX_BOTH(test_sizes),
+		DFX_BOTH(test_backend),
+		DFX_BOTH(test_backend_failures),
+		DFX_BOTH(test_bundle_fields),
+		DFX_BOTH(test_wrong_signers),
+		DFX_BOTH(test_unsupported_key),
+		DFX_BOTH(test_device_and_clock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

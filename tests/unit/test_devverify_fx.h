@@ -124,6 +124,34 @@ dfx_free(struct dfx *f)
 	free(f);
 }
 
+/* cmocka setups: *state is a dfx with an OEM root of one type and an
+ * appliance key of the other (P-256/Ed25519 or Ed25519/P-256). */
+static FX_UNUSED int
+dfx_setup_p256_ed(void **state)
+{
+	*state = dfx_new(TALLY_KEY_P256, TALLY_KEY_ED25519);
+	return 0;
+}
+
+static FX_UNUSED int
+dfx_setup_ed_p256(void **state)
+{
+	*state = dfx_new(TALLY_KEY_ED25519, TALLY_KEY_P256);
+	return 0;
+}
+
+static FX_UNUSED int
+dfx_teardown(void **state)
+{
+	dfx_free(*state);
+	return 0;
+}
+
+/* Test t once with each pair of key types. */
+#define DFX_BOTH(t) \
+	cmocka_unit_test_setup_teardown(t, dfx_setup_p256_ed, dfx_teardown), \
+	cmocka_unit_test_setup_teardown(t, dfx_setup_ed_p256, dfx_teardown)
+
 static FX_UNUSED struct blob
 pack_msg(const ProtobufCMessage *m)
 {
@@ -174,11 +202,18 @@ bundle_of(struct blob qe, struct blob te, const uint8_t *spki, size_t spki_len)
 	return out;
 }
 
+/* A TokenBundle of qe and te (both taken over) and f's appliance key. */
+static FX_UNUSED struct blob
+app_bundle(struct dfx *f, struct blob qe, struct blob te)
+{
+	return bundle_of(qe, te, f->app_spki, f->app_spki_len);
+}
+
 /* The bundle of f's quota and token as they are now. */
 static FX_UNUSED struct blob
 build(struct dfx *f)
 {
-	return bundle_of(quota_env(f), token_env(f), f->app_spki, f->app_spki_len);
+	return app_bundle(f, quota_env(f), token_env(f));
 }
 
 /* The host verifier on b, for UID at f->now: 0 or a tally_err. */

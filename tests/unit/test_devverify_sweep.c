@@ -55,7 +55,7 @@ mapped_bundle(struct dfx *f, struct region *r)
 	assert_non_null(tc.p);
 	memcpy(qc.p, qe.p, qe.n);
 	memcpy(tc.p, te.p, te.n);
-	b = bundle_of(qe, te, f->app_spki, f->app_spki_len);
+	b = app_bundle(f, qe, te);
 	env_regions(b, qc, TALLY_PT_QUOTA, "quota envelope", r);
 	env_regions(b, tc, TALLY_PT_TOKEN, "token envelope", r + 4);
 	r[8] = (struct region){ find(b, find(b, 0, tc.p, tc.n) + tc.n, f->app_spki,
@@ -126,36 +126,12 @@ test_truncation_sweep(void **state)
 	free(b.p);
 }
 
-static int
-setup_p256_ed(void **state)
-{
-	*state = dfx_new(TALLY_KEY_P256, TALLY_KEY_ED25519);
-	return 0;
-}
-
-static int
-setup_ed_p256(void **state)
-{
-	*state = dfx_new(TALLY_KEY_ED25519, TALLY_KEY_P256);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	dfx_free(*state);
-	return 0;
-}
-
-#define BOTH(t) cmocka_unit_test_setup_teardown(t, setup_p256_ed, teardown), \
-	cmocka_unit_test_setup_teardown(t, setup_ed_p256, teardown)
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		BOTH(test_flip_sweep),
-		BOTH(test_truncation_sweep),
+		DFX_BOTH(test_flip_sweep),
+		DFX_BOTH(test_truncation_sweep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

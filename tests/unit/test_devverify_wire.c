@@ -153,7 +153,7 @@ bundle_with(struct dfx *f, int which, const struct emut *x)
 	free(env->p);
 	*env = pack_msg(&m.e.base);
 	tally__envelope__free_unpacked(e, NULL);
-	return bundle_of(qe, te, f->app_spki, f->app_spki_len);
+	return app_bundle(f, qe, te);
 }
 
 static void
@@ -294,7 +294,7 @@ bundle_suffixed(struct dfx *f, enum level l, const uint8_t *s, size_t n)
 		qe = sig_suffixed(qe, s, n);
 	if (l == L_TSIG)
 		te = sig_suffixed(te, s, n);
-	qe = bundle_of(qe, te, f->app_spki, f->app_spki_len);
+	qe = app_bundle(f, qe, te);
 	return l == L_BUNDLE ? append(qe, s, n) : qe;
 }
 
@@ -320,36 +320,12 @@ test_wire_format(void **state)
 		}
 }
 
-static int
-setup_p256_ed(void **state)
-{
-	*state = dfx_new(TALLY_KEY_P256, TALLY_KEY_ED25519);
-	return 0;
-}
-
-static int
-setup_ed_p256(void **state)
-{
-	*state = dfx_new(TALLY_KEY_ED25519, TALLY_KEY_P256);
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	dfx_free(*state);
-	return 0;
-}
-
-#define BOTH(t) cmocka_unit_test_setup_teardown(t, setup_p256_ed, teardown), \
-	cmocka_unit_test_setup_teardown(t, setup_ed_p256, teardown)
-
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		BOTH(test_envelope_fields),
-		BOTH(test_wire_format),
+		DFX_BOTH(test_envelope_fields),
+		DFX_BOTH(test_wire_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -112,9 +112,9 @@ test_bundle_verdicts(void **state)
 	dutmodel_report(t->m, &r);
 	assert_false(r.has_token);              /* a refusal takes the token away */
 	t->f->t.device_uid = (ProtobufCBinaryData){ strlen(UID), (uint8_t *)UID };
-	assert_int_equal(send_bundle(t, bundle_of(quota_env(t->f),
-	    sign_blob(t->f->other, TALLY_PT_TOKEN, pack_msg(&t->f->t.base)),
-	    t->f->app_spki, t->f->app_spki_len)), JIG_DUT_BAD_SIGNATURE);
+	assert_int_equal(send_bundle(t, app_bundle(t->f, quota_env(t->f),
+	    sign_blob(t->f->other, TALLY_PT_TOKEN, pack_msg(&t->f->t.base)))),
+	    JIG_DUT_BAD_SIGNATURE);
 	assert_int_equal(send_bundle(t, junk), JIG_DUT_MALFORMED);
 	t->f->t.issued_at = t->f->q.not_after + 10;
 	assert_int_equal(send_bundle(t, build(t->f)), JIG_DUT_EXPIRED);

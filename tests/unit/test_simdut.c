@@ -2,34 +2,16 @@
  * operations as a USB host's requests to the DUT model) with real keys, an
  * OEM-signed quota and appliance-signed tokens made with lib/; attestation
  * records checked with lib/attest; link faults mapped to transport errors. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <cmocka.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include "artifact.h"
+#include "tests/unit/test_devverify_fx.h"
 #include "attest.h"
-#include "dsse.h"
-#include "err.h"
-#include "key.h"
-#include "util.h"
 #include "jig-firmware/simdut.h"
 #include "jig-firmware/transport.h"
 
-#define UID "STR-0001"
-#define PRODUCT "widget"
-
-struct fx {
-	EVP_PKEY *oem, *appliance, *other;
-	uint8_t quota_id[TALLY_QUOTA_ID_LEN];
+/* Quota and tokens come from the dfx of test_devverify_fx.h (OEM root
+ * P-256, appliance key and "other" key Ed25519), naming fw's SHA-256. */
+struct sfx {
+	struct dfx *d;
 	uint8_t fw[4096];
-	uint8_t fw_digest[TALLY_DIGEST_LEN];
-	uint8_t *quota_env;
-	size_t quota_len;
 	struct jig_dut dut;
 	struct simdut *sd;
 };
@@ -43,95 +25,35 @@ sha256(const uint8_t *b, size_t len, uint8_t out[32])
 	assert_int_equal(n, 32);
 }
 
-/* An OEM-signed quota for the appliance key, allowing fw_digest. */
-static void
-make_quota(struct fx *f, EVP_PKEY *signer)
+/* A bundle: the quota signed by qsigner, a token for uid signed by tsigner. */
+static struct blob
+bundle(struct sfx *f, const char *uid, EVP_PKEY *qsigner, EVP_PKEY *tsigner)
 {
-	Tally__Quota q = TALLY__QUOTA__INIT;
-	ProtobufCBinaryData fw = { TALLY_DIGEST_LEN, f->fw_digest };
-	uint8_t kid[TALLY_KEY_ID_LEN], *spki = NULL, *buf;
-	size_t spki_len, len;
-	int64_t now = tally_now();
+	struct dfx *d = f->d;
 
-	assert_int_equal(tally_key_id(f->appliance, kid), 0);
-	assert_int_equal(tally_key_spki(f->appliance, &spki, &spki_len), 0);
-	q.quota_id = (ProtobufCBinaryData){ sizeof(f->quota_id), f->quota_id };
-	q.appliance_key_id = (ProtobufCBinaryData){ sizeof(kid), kid };
-	q.appliance_public_key = (ProtobufCBinaryData){ spki_len, spki };
-	q.product = PRODUCT;
-	q.n_firmware_digests = 1;
-	q.firmware_digests = &fw;
-	q.units = 100;
-	q.not_before = now - 3600;
-	q.not_after = now + 3600;
-	q.issued_at = now - 3600;
-	len = tally__quota__get_packed_size(&q);
-	assert_non_null(buf = malloc(len));
-	tally__quota__pack(&q, buf);
-	free(f->quota_env);
-	f->quota_env = NULL;
-	assert_int_equal(tally_dsse_sign(signer, TALLY_PT_QUOTA, buf, len,
-	    &f->quota_env, &f->quota_len), 0);
-	free(buf);
-	OPENSSL_free(spki);
+	d->t.device_uid = (ProtobufCBinaryData){ strlen(uid), (uint8_t *)uid };
+	return app_bundle(d, sign_blob(qsigner, TALLY_PT_QUOTA, pack_msg(&d->q.base)),
+	    sign_blob(tsigner, TALLY_PT_TOKEN, pack_msg(&d->t.base)));
 }
 
-/* A bundle: f's quota plus a token for uid naming digest, signed by signer. */
-static void
-make_bundle(struct fx *f, const char *uid, const uint8_t digest[32],
-    EVP_PKEY *signer, uint8_t **out, size_t *out_len)
+/* The good bundle for UID. */
+static struct blob
+good(struct sfx *f)
 {
-	Tally__Token t = TALLY__TOKEN__INIT;
-	Tally__TokenBundle b = TALLY__TOKEN_BUNDLE__INIT;
-	uint8_t kid[TALLY_KEY_ID_LEN], jig_id[32], nonce[32], *spki = NULL;
-	uint8_t *buf, *env = NULL;
-	size_t spki_len, len, env_len;
-
-	assert_int_equal(tally_key_id(f->appliance, kid), 0);
-	assert_int_equal(tally_key_spki(f->appliance, &spki, &spki_len), 0);
-	assert_int_equal(RAND_bytes(jig_id, sizeof(jig_id)), 1);
-	assert_int_equal(RAND_bytes(nonce, sizeof(nonce)), 1);
-	t.log_index = 17;
-	t.quota_id = (ProtobufCBinaryData){ sizeof(f->quota_id), f->quota_id };
-	t.appliance_key_id = (ProtobufCBinaryData){ sizeof(kid), kid };
-	t.product = PRODUCT;
-	t.device_uid = (ProtobufCBinaryData){ strlen(uid), (uint8_t *)uid };
-	t.serial_number = 1001;
-	t.firmware_digest = (ProtobufCBinaryData){ TALLY_DIGEST_LEN, (uint8_t *)digest };
-	t.jig_key_id = (ProtobufCBinaryData){ sizeof(jig_id), jig_id };
-	t.issued_at = tally_now();
-	t.nonce = (ProtobufCBinaryData){ sizeof(nonce), nonce };
-	len = tally__token__get_packed_size(&t);
-	assert_non_null(buf = malloc(len));
-	tally__token__pack(&t, buf);
-	assert_int_equal(tally_dsse_sign(signer, TALLY_PT_TOKEN, buf, len, &env,
-	    &env_len), 0);
-	free(buf);
-	b.quota = (ProtobufCBinaryData){ f->quota_len, f->quota_env };
-	b.token = (ProtobufCBinaryData){ env_len, env };
-	b.appliance_public_key = (ProtobufCBinaryData){ spki_len, spki };
-	*out_len = tally__token_bundle__get_packed_size(&b);
-	assert_non_null(*out = malloc(*out_len));
-	tally__token_bundle__pack(&b, *out);
-	free(env);
-	OPENSSL_free(spki);
+	return bundle(f, UID, f->d->oem, f->d->app);
 }
 
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct sfx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	assert_int_equal(tally_key_generate(TALLY_KEY_P256, &f->oem), 0);
-	assert_int_equal(tally_key_generate(TALLY_KEY_ED25519, &f->appliance), 0);
-	assert_int_equal(tally_key_generate(TALLY_KEY_ED25519, &f->other), 0);
-	assert_int_equal(RAND_bytes(f->quota_id, sizeof(f->quota_id)), 1);
+	f->d = dfx_new(TALLY_KEY_P256, TALLY_KEY_ED25519);
 	assert_int_equal(RAND_bytes(f->fw, sizeof(f->fw)), 1);
-	sha256(f->fw, sizeof(f->fw), f->fw_digest);
-	make_quota(f, f->oem);
+	sha256(f->fw, sizeof(f->fw), f->d->fw[0]);
 	assert_int_equal(simdut_new((const uint8_t *)UID, strlen(UID), PRODUCT,
-	    f->oem, &f->sd), 0);
+	    f->d->oem, &f->sd), 0);
 	simdut_transport(f->sd, &f->dut);
 	*state = f;
 	return 0;
@@ -140,19 +62,16 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 
 	jig_dut_close(&f->dut);
-	EVP_PKEY_free(f->oem);
-	EVP_PKEY_free(f->appliance);
-	EVP_PKEY_free(f->other);
-	free(f->quota_env);
+	dfx_free(f->d);
 	free(f);
 	return 0;
 }
 
 static enum jig_dut_verdict
-write_bundle(struct fx *f, const uint8_t *b, size_t len)
+write_bundle(struct sfx *f, const uint8_t *b, size_t len)
 {
 	enum jig_dut_verdict v = JIG_DUT_FLASH_ERROR;
 
@@ -161,7 +80,7 @@ write_bundle(struct fx *f, const uint8_t *b, size_t len)
 }
 
 static enum jig_dut_verdict
-download(struct fx *f, const uint8_t *img, size_t len)
+download(struct sfx *f, const uint8_t *img, size_t len)
 {
 	enum jig_dut_verdict v = JIG_DUT_FLASH_ERROR;
 
@@ -170,7 +89,7 @@ download(struct fx *f, const uint8_t *img, size_t len)
 }
 
 static enum jig_dut_state
-state_of(struct fx *f)
+state_of(struct sfx *f)
 {
 	enum jig_dut_state st = JIG_DUT_REJECTED;
 
@@ -182,7 +101,7 @@ state_of(struct fx *f)
 static void
 test_identity(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 	struct jig_dut_identity id;
 
 	assert_int_equal(f->dut.ops->read_identity(f->dut.ctx, &id), 0);
@@ -197,7 +116,7 @@ test_identity(void **state)
 static void
 test_attest_without_key(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 	uint8_t nonce[TALLY_NONCE_LEN] = { 1 }, out[TALLY_ATTESTATION_MAX];
 	size_t len = 0;
 
@@ -209,11 +128,11 @@ test_attest_without_key(void **state)
 
 /* A DUT made with simdut_new_ex and opts, as f->dut (the old one closed). */
 static void
-replace_dut(struct fx *f, const struct simdut_options *o)
+replace_dut(struct sfx *f, const struct simdut_options *o)
 {
 	jig_dut_close(&f->dut);
 	assert_int_equal(simdut_new_ex((const uint8_t *)UID, strlen(UID), PRODUCT,
-	    f->oem, o, &f->sd), 0);
+	    f->d->oem, o, &f->sd), 0);
 	simdut_transport(f->sd, &f->dut);
 }
 
@@ -255,13 +174,13 @@ check_attestation(EVP_PKEY *key)
 static void
 test_attest_with_key(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 	EVP_PKEY *p256 = NULL;
 
 	(void)f;
 	assert_int_equal(tally_key_generate(TALLY_KEY_P256, &p256), 0);
 	check_attestation(p256);
-	check_attestation(f->other);    /* Ed25519 */
+	check_attestation(f->d->other);    /* Ed25519 */
 	EVP_PKEY_free(p256);
 }
 
@@ -269,15 +188,14 @@ test_attest_with_key(void **state)
 static void
 test_link_faults(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 	struct simdut_options o;
 	struct jig_dut_identity id;
 	enum jig_dut_state st;
 	enum jig_dut_verdict v;
-	uint8_t *b;
-	size_t len;
+	struct blob b;
 
-	make_bundle(f, UID, f->fw_digest, f->appliance, &b, &len);
+	b = good(f);
 	memset(&o, 0, sizeof(o));
 	assert_int_equal(dm_fault_parse("nak:identity", &o.fault), 0);
 	replace_dut(f, &o);
@@ -287,61 +205,60 @@ test_link_faults(void **state)
 	assert_int_equal(f->dut.ops->read_identity(f->dut.ctx, &id), TALLY_ERR_INVALID);
 	assert_int_equal(dm_fault_parse("stall:verify", &o.fault), 0);
 	replace_dut(f, &o);
-	assert_int_equal(f->dut.ops->write_bundle(f->dut.ctx, b, len, &v), TALLY_ERR_IO);
+	assert_int_equal(f->dut.ops->write_bundle(f->dut.ctx, b.p, b.n, &v), TALLY_ERR_IO);
 	assert_int_equal(state_of(f), JIG_DUT_BLANK);
 	assert_int_equal(dm_fault_parse("short:dfu:0", &o.fault), 0);
 	replace_dut(f, &o);
-	assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+	assert_int_equal(write_bundle(f, b.p, b.n), JIG_DUT_OK);
 	assert_int_equal(f->dut.ops->download_firmware(f->dut.ctx, f->fw,
 	    sizeof(f->fw), &v), TALLY_ERR_INVALID);
 	/* Unplugged at the first DFU block: everything after fails. */
 	assert_int_equal(dm_fault_parse("unplug:dfu", &o.fault), 0);
 	replace_dut(f, &o);
-	assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+	assert_int_equal(write_bundle(f, b.p, b.n), JIG_DUT_OK);
 	assert_int_equal(f->dut.ops->download_firmware(f->dut.ctx, f->fw,
 	    sizeof(f->fw), &v), TALLY_ERR_IO);
 	assert_int_equal(f->dut.ops->read_state(f->dut.ctx, &st), TALLY_ERR_IO);
 	assert_int_equal(f->dut.ops->read_identity(f->dut.ctx, &id), TALLY_ERR_IO);
-	free(b);
+	free(b.p);
 }
 
 /* A DUT that flips a byte of the image refuses it (its digest differs). */
 static void
 test_corrupt_image(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 	struct simdut_options o;
-	uint8_t *b;
-	size_t len;
+	struct blob b;
 
 	memset(&o, 0, sizeof(o));
 	assert_int_equal(dm_fault_parse("corrupt-image", &o.fault), 0);
 	replace_dut(f, &o);
-	make_bundle(f, UID, f->fw_digest, f->appliance, &b, &len);
-	assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+	b = good(f);
+	assert_int_equal(write_bundle(f, b.p, b.n), JIG_DUT_OK);
 	assert_int_equal(download(f, f->fw, sizeof(f->fw)), JIG_DUT_WRONG_FIRMWARE);
 	assert_int_equal(state_of(f), JIG_DUT_REJECTED);
-	free(b);
+	free(b.p);
 }
 
 /* Images of several blocks, the last one short, and one of exactly 4096. */
 static void
 test_multi_block_image(void **state)
 {
-	struct fx *f = *state;
-	uint8_t *img, *b;
-	size_t len, sizes[] = { 1, 4096, 4097, 3 * 4096 + 17 }, i;
+	struct sfx *f = *state;
+	struct blob b;
+	uint8_t *img;
+	size_t sizes[] = { 1, 4096, 4097, 3 * 4096 + 17 }, i;
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		assert_non_null(img = malloc(sizes[i]));
 		assert_int_equal(RAND_bytes(img, (int)sizes[i]), 1);
-		sha256(img, sizes[i], f->fw_digest);
-		make_quota(f, f->oem);
-		make_bundle(f, UID, f->fw_digest, f->appliance, &b, &len);
-		assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+		sha256(img, sizes[i], f->d->fw[0]);
+		b = good(f);
+		assert_int_equal(write_bundle(f, b.p, b.n), JIG_DUT_OK);
 		assert_int_equal(download(f, img, sizes[i]), JIG_DUT_OK);
 		assert_int_equal(state_of(f), JIG_DUT_PROGRAMMED);
-		free(b);
+		free(b.p);
 		free(img);
 	}
 }
@@ -349,88 +266,83 @@ test_multi_block_image(void **state)
 static void
 test_valid_bundle_and_firmware(void **state)
 {
-	struct fx *f = *state;
-	uint8_t *b;
-	size_t len;
+	struct sfx *f = *state;
+	struct blob b;
 
-	make_bundle(f, UID, f->fw_digest, f->appliance, &b, &len);
-	assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+	b = good(f);
+	assert_int_equal(write_bundle(f, b.p, b.n), JIG_DUT_OK);
 	assert_int_equal(state_of(f), JIG_DUT_TOKEN_ACCEPTED);
-	assert_int_equal(simdut_token_index(f->sd), 17);
+	assert_int_equal(simdut_token_index(f->sd), 4242);
 	assert_int_equal(download(f, f->fw, sizeof(f->fw)), JIG_DUT_OK);
 	assert_int_equal(state_of(f), JIG_DUT_PROGRAMMED);
 	/* A retry after a flash: the same bundle and image again. */
-	assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+	assert_int_equal(write_bundle(f, b.p, b.n), JIG_DUT_OK);
 	assert_int_equal(download(f, f->fw, sizeof(f->fw)), JIG_DUT_OK);
 	assert_int_equal(state_of(f), JIG_DUT_PROGRAMMED);
-	free(b);
+	free(b.p);
 }
 
 static void
 test_bundle_for_other_uid(void **state)
 {
-	struct fx *f = *state;
-	uint8_t *b;
-	size_t len;
+	struct sfx *f = *state;
+	struct blob b;
 
-	make_bundle(f, "STR-0002", f->fw_digest, f->appliance, &b, &len);
-	assert_int_equal(write_bundle(f, b, len), JIG_DUT_WRONG_DEVICE);
+	b = bundle(f, "STR-0002", f->d->oem, f->d->app);
+	assert_int_equal(write_bundle(f, b.p, b.n), JIG_DUT_WRONG_DEVICE);
 	assert_int_equal(state_of(f), JIG_DUT_REJECTED);
 	assert_int_equal(simdut_token_index(f->sd), 0);
 	/* Nothing was accepted, so no firmware either. */
 	assert_int_equal(download(f, f->fw, sizeof(f->fw)), JIG_DUT_NO_TOKEN);
 	assert_int_equal(state_of(f), JIG_DUT_REJECTED);
-	free(b);
+	free(b.p);
 }
 
 static void
 test_token_by_other_key(void **state)
 {
-	struct fx *f = *state;
-	uint8_t *b;
-	size_t len;
+	struct sfx *f = *state;
+	struct blob b;
 
-	make_bundle(f, UID, f->fw_digest, f->other, &b, &len);
-	assert_int_equal(write_bundle(f, b, len), JIG_DUT_BAD_SIGNATURE);
+	b = bundle(f, UID, f->d->oem, f->d->other);
+	assert_int_equal(write_bundle(f, b.p, b.n), JIG_DUT_BAD_SIGNATURE);
 	assert_int_equal(state_of(f), JIG_DUT_REJECTED);
 	assert_int_equal(download(f, f->fw, sizeof(f->fw)), JIG_DUT_NO_TOKEN);
-	free(b);
+	free(b.p);
 }
 
 static void
 test_quota_by_other_oem(void **state)
 {
-	struct fx *f = *state;
-	uint8_t *b;
-	size_t len;
+	struct sfx *f = *state;
+	struct blob b;
 
-	make_quota(f, f->other);
-	make_bundle(f, UID, f->fw_digest, f->appliance, &b, &len);
-	assert_int_equal(write_bundle(f, b, len), JIG_DUT_BAD_SIGNATURE);
+	b = bundle(f, UID, f->d->other, f->d->app);
+	assert_int_equal(write_bundle(f, b.p, b.n), JIG_DUT_BAD_SIGNATURE);
 	assert_int_equal(state_of(f), JIG_DUT_REJECTED);
-	free(b);
+	free(b.p);
 }
 
 static void
 test_firmware_with_other_digest(void **state)
 {
-	struct fx *f = *state;
-	uint8_t *b, other[sizeof(f->fw)];
-	size_t len;
+	struct sfx *f = *state;
+	uint8_t other[sizeof(f->fw)];
+	struct blob b;
 
-	make_bundle(f, UID, f->fw_digest, f->appliance, &b, &len);
-	assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+	b = good(f);
+	assert_int_equal(write_bundle(f, b.p, b.n), JIG_DUT_OK);
 	memcpy(other, f->fw, sizeof(other));
 	other[100] ^= 1;
 	assert_int_equal(download(f, other, sizeof(other)), JIG_DUT_WRONG_FIRMWARE);
 	assert_int_equal(state_of(f), JIG_DUT_REJECTED);
-	free(b);
+	free(b.p);
 }
 
 static void
 test_firmware_before_bundle(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 
 	assert_int_equal(download(f, f->fw, sizeof(f->fw)), JIG_DUT_NO_TOKEN);
 	assert_int_equal(state_of(f), JIG_DUT_BLANK);
@@ -439,36 +351,36 @@ test_firmware_before_bundle(void **state)
 static void
 test_garbage_and_truncated(void **state)
 {
-	struct fx *f = *state;
-	uint8_t junk[64], *b;
-	size_t len;
+	struct sfx *f = *state;
+	uint8_t junk[64];
+	struct blob b;
 	enum jig_dut_verdict v;
 
 	memset(junk, 0xa5, sizeof(junk));
 	v = write_bundle(f, junk, sizeof(junk));
 	assert_true(v == JIG_DUT_MALFORMED);
-	make_bundle(f, UID, f->fw_digest, f->appliance, &b, &len);
-	v = write_bundle(f, b, len / 2);
+	b = good(f);
+	v = write_bundle(f, b.p, b.n / 2);
 	assert_int_not_equal(v, JIG_DUT_OK);
 	assert_int_equal(state_of(f), JIG_DUT_REJECTED);
 	/* A bundle refused after a good one takes the good one away. */
-	assert_int_equal(write_bundle(f, b, len), JIG_DUT_OK);
+	assert_int_equal(write_bundle(f, b.p, b.n), JIG_DUT_OK);
 	assert_int_equal(write_bundle(f, junk, sizeof(junk)), JIG_DUT_MALFORMED);
 	assert_int_equal(download(f, f->fw, sizeof(f->fw)), JIG_DUT_NO_TOKEN);
-	free(b);
+	free(b.p);
 }
 
 static void
 test_new_refuses_bad_input(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 	struct simdut *d = NULL;
 	uint8_t big[TALLY_UID_MAX + 1] = { 0 };
 
-	assert_int_equal(simdut_new(big, 0, PRODUCT, f->oem, &d), TALLY_ERR_INVALID);
-	assert_int_equal(simdut_new(big, sizeof(big), PRODUCT, f->oem, &d),
+	assert_int_equal(simdut_new(big, 0, PRODUCT, f->d->oem, &d), TALLY_ERR_INVALID);
+	assert_int_equal(simdut_new(big, sizeof(big), PRODUCT, f->d->oem, &d),
 	    TALLY_ERR_INVALID);
-	assert_int_equal(simdut_new(big, 1, "bad\nproduct", f->oem, &d),
+	assert_int_equal(simdut_new(big, 1, "bad\nproduct", f->d->oem, &d),
 	    TALLY_ERR_INVALID);
 	assert_int_equal(simdut_new(big, 1, PRODUCT, NULL, &d), TALLY_ERR_INVALID);
 	assert_null(d);
@@ -477,14 +389,14 @@ test_new_refuses_bad_input(void **state)
 static void
 test_source(void **state)
 {
-	struct fx *f = *state;
+	struct sfx *f = *state;
 	struct jig_dut_source src = { 0 };
 	struct jig_dut dut = { 0 };
 	struct jig_dut_identity id;
 	char want[16];
 	unsigned i;
 
-	assert_int_equal(simdut_source("STR", 3, PRODUCT, f->oem, &src), 0);
+	assert_int_equal(simdut_source("STR", 3, PRODUCT, f->d->oem, &src), 0);
 	for (i = 1; i <= 3; i++) {
 		assert_int_equal(src.next(src.ctx, &dut), 0);
 		assert_int_equal(dut.ops->read_identity(dut.ctx, &id), 0);
@@ -496,7 +408,7 @@ test_source(void **state)
 	assert_string_equal(want, "STR-0003");
 	assert_int_equal(src.next(src.ctx, &dut), TALLY_ERR_NOT_FOUND);
 	src.close(src.ctx);
-	assert_int_equal(simdut_source("", 3, PRODUCT, f->oem, &src), TALLY_ERR_INVALID);
+	assert_int_equal(simdut_source("", 3, PRODUCT, f->d->oem, &src), TALLY_ERR_INVALID);
 }
 
 int
