@@ -331,8 +331,6 @@ static int
 show_cb(void *arg, const uint8_t *qid, size_t klen, const uint8_t *val, size_t vlen)
 {
 	struct show *s = arg;
-	uint8_t key[16 + TALLY_UID_MAX];
-	const uint8_t *v;
 	size_t n = s->out->n_tokens;
 	int r;
 
@@ -340,14 +338,11 @@ show_cb(void *arg, const uint8_t *qid, size_t klen, const uint8_t *val, size_t v
 	(void)vlen;
 	if (klen != 16 || n >= s->cap)
 		return TALLY_ERR_STORAGE;
-	memcpy(key, qid, 16);
-	memcpy(key + 16, s->uid, s->uid_len);
-	r = store_txn_get(s->t, STORE_DB_DEVICES, key, 16 + s->uid_len, &v, &vlen);
+	r = query_device_index(s->t, qid, s->uid, s->uid_len, &s->out->log_indexes[n]);
 	if (r == TALLY_ERR_NOT_FOUND)
 		return 0;
-	if (r != 0 || vlen != 8)
-		return r != 0 ? r : TALLY_ERR_STORAGE;
-	s->out->log_indexes[n] = store_be64_get(v);
+	if (r != 0)
+		return r;
 	if ((r = query_token_at(s->t, s->a, s->out->log_indexes[n], &s->out->tokens[n])) != 0)
 		return r;
 	s->out->n_tokens = s->out->n_log_indexes = n + 1;

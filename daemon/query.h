@@ -54,6 +54,14 @@ int query_token_bundle(struct store *st, const uint8_t *uid, size_t uid_len,
 int query_token_at(struct store_txn *t, struct tally_arena *a, uint64_t index,
     ProtobufCBinaryData *out);
 
+/* Inside the caller's read transaction t: the log index of the token
+ * issued to uid (uid_len bytes, 1..64) under quota quota_id (16 bytes),
+ * from the devices table, into *index. TALLY_ERR_NOT_FOUND when uid has no
+ * token under that quota, TALLY_ERR_INVALID for a uid length outside
+ * 1..64, TALLY_ERR_STORAGE for a malformed row. */
+int query_device_index(struct store_txn *t, const uint8_t quota_id[16],
+    const uint8_t *uid, size_t uid_len, uint64_t *index);
+
 /* Latest stored checkpoint. TALLY_ERR_NOT_FOUND when none yet. */
 int query_checkpoint(struct store *st, struct tally_arena *a, Tally__CheckpointResponse *out);
 

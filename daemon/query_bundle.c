@@ -19,9 +19,8 @@ struct parts {
 	size_t spki_len;
 };
 
-/* Log index of the token of (quota_id, uid): 0 or TALLY_ERR_NOT_FOUND. */
-static int
-device_index(struct store_txn *t, const uint8_t qid[16], const uint8_t *uid,
+int
+query_device_index(struct store_txn *t, const uint8_t qid[16], const uint8_t *uid,
     size_t uid_len, uint64_t *index)
 {
 	uint8_t key[16 + TALLY_UID_MAX];
@@ -29,6 +28,8 @@ device_index(struct store_txn *t, const uint8_t qid[16], const uint8_t *uid,
 	size_t vlen;
 	int r;
 
+	if (uid_len < 1 || uid_len > TALLY_UID_MAX)
+		return TALLY_ERR_INVALID;
 	memcpy(key, qid, 16);
 	memcpy(key + 16, uid, uid_len);
 	if ((r = store_txn_get(t, STORE_DB_DEVICES, key, 16 + uid_len, &v, &vlen)) != 0)
@@ -83,11 +84,9 @@ query_token_bundle(struct store *st, const uint8_t *uid, size_t uid_len,
 	int r;
 
 	tally__token_show_response__init(out);
-	if (uid_len < 1 || uid_len > TALLY_UID_MAX)
-		return TALLY_ERR_INVALID;
 	if ((r = store_txn_begin(st, &t, false)) != 0)
 		return r;
-	if ((r = device_index(&t, quota_id, uid, uid_len, &index)) != 0 ||
+	if ((r = query_device_index(&t, quota_id, uid, uid_len, &index)) != 0 ||
 	    (r = out_alloc(a, out)) != 0 ||
 	    (r = query_token_at(&t, a, index, &p.token)) != 0 ||
 	    (r = parts_get(&t, quota_id, &p)) != 0 ||
