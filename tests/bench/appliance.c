@@ -204,3 +204,20 @@ appliance_import_quota(struct bench_env *env, const uint8_t *spki, size_t spki_l
 	free(envl);
 	return r;
 }
+
+int
+appliance_jig_connections(const struct bench_env *env, unsigned *n)
+{
+	Tally__CtlRequest req = TALLY__CTL_REQUEST__INIT;
+	Tally__StatusRequest st = TALLY__STATUS_REQUEST__INIT;
+	Tally__CtlResponse *rsp = NULL;
+	int r;
+
+	req.body_case = TALLY__CTL_REQUEST__BODY_STATUS;
+	req.status = &st;
+	if ((r = call(env, &req, TALLY__CTL_RESPONSE__BODY_STATUS, &rsp)) != 0)
+		return r;
+	*n = rsp->status->jig_connections;
+	tally__ctl_response__free_unpacked(rsp, NULL);
+	return 0;
+}

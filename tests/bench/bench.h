@@ -43,6 +43,7 @@ struct bench_opts {
 	uint64_t units;             /* quota size */
 	enum tally_key_type key_type;
 	int keep;                   /* keep the temporary folder (debugging) */
+	unsigned hold;              /* connections for the hold figure, 0 = none */
 };
 
 /* One enrolled jig: its certificate file and key; ctx is the client TLS
@@ -149,6 +150,24 @@ int bench_load_run(const struct bench_opts *o, const struct bench_env *env,
  * the sign/s column. Returns 0, TALLY_ERR_IO (could not run) or
  * TALLY_ERR_INVALID (no such line in its output). */
 int bench_openssl_speed(enum tally_key_type type, unsigned seconds, double *sign_per_s);
+
+/* The hold figure (hold.c): concurrent jig connections tallyd held. */
+struct bench_hold {
+	unsigned wanted;            /* --hold */
+	unsigned held;              /* opened, authenticated and answering Hello */
+	unsigned tallyd_count;      /* tallyd's own count then (Status.jig_connections) */
+	unsigned long rss_idle_kb;  /* tallyd VmRSS before the first, KiB */
+	unsigned long rss_kb;       /* tallyd VmRSS with all held, KiB */
+	const char *why;            /* static text: why it stopped short, or "" */
+};
+
+/* Makes a fresh appliance with max_connections = o->hold + 16 (fewer
+ * when this process's open-file limit is lower), opens o->hold jig
+ * connections and keeps them all open, then measures (struct
+ * bench_hold). A signal on sig_fd stops the opening. Returns 0 (the
+ * figure may be short of o->hold: see out->why) or the error of the
+ * appliance setup / status call, or TALLY_ERR_NOMEM. */
+int bench_hold_run(const struct bench_opts *o, int sig_fd, struct bench_hold *out);
 
 /* Latency samples, microseconds. */
 struct bench_lat {

@@ -3,8 +3,11 @@
  *
  *   tally-bench [--bin DIR] [--connections N] [--seconds S] [--pipeline K]
  *               [--key-type p256|ed25519] [--jigs N] [--units N] [--dir DIR]
- *               [--warmup S] [--speed-seconds S] [--keep]
+ *               [--warmup S] [--speed-seconds S] [--hold N] [--keep]
  *
+ * After the load, --hold N (default 10000, 0 = skip) measures how many
+ * concurrent jig connections a fresh tallyd holds and its RSS then
+ * (hold.c), reported as "bench: connections=N rss_kb=M ...".
  * Progress goes to stderr; the report to stdout, last line:
  *   bench: tokens_per_s=N p50_ms=X p99_ms=X sign_per_s=N ratio=X
  * Exit 0 after a measured run, 1 when the run failed, a connection was
@@ -40,6 +43,8 @@ static const char usage_text[] =
 "  --units N             quota size (default 10000000)\n"
 "  --dir DIR             parent of the temporary folder (default $TMPDIR or /var/tmp)\n"
 "  --speed-seconds S     openssl speed -seconds (default 3)\n"
+"  --hold N              then hold N concurrent jig connections on a fresh\n"
+"                        tallyd and report its RSS (default 10000, 0 = skip)\n"
 "  --keep                keep the temporary folder\n";
 
 void
@@ -80,6 +85,7 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "speed-seconds", required_argument, NULL, 'S' },
 		{ "keep", no_argument, NULL, 'K' },
+		{ "hold", required_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -98,6 +104,7 @@ parse_opts(int argc, char **argv, struct bench_opts *o)
 		case 'j': bad |= num(optarg, 1, BENCH_MAX_JIGS, &v); o->jigs = (unsigned)v; break;
 		case 'u': bad |= num(optarg, 1, 1ull << 32, &v); o->units = v; break;
 		case 'S': bad |= num(optarg, 1, 60, &v); o->speed_seconds = (unsigned)v; break;
+		case 'H': bad |= num(optarg, 0, 65000, &v); o->hold = (unsigned)v; break;
 		case 'k':
 			if (strcmp(optarg, "p256") == 0)
 				o->key_type = TALLY_KEY_P256;
@@ -208,7 +215,20 @@ print_cpu(const struct bench_result *res, double sign_per_s)
 }
 
 static void
-report(const struct bench_opts *o, const struct bench_result *res, double sign_per_s)
+print_hold(const struct bench_hold *h)
+{
+	if (h->wanted == 0)
+		return;
+	printf("bench: connections=%u rss_kb=%lu (tallyd counted %u; RSS %lu KiB before "
+	    "the first, %.1f KiB per connection)%s%s\n", h->held, h->rss_kb,
+	    h->tallyd_count, h->rss_idle_kb, h->held ? (double)(h->rss_kb -
+	    h->rss_idle_kb) / h->held : 0.0, h->held < h->wanted ? "; stopped: " : "",
+	    h->held < h->wanted ? h->why : "");
+}
+
+static void
+report(const struct bench_opts *o, const struct bench_result *res, double sign_per_s,
+    const struct bench_hold *hold)
 {
 	double ratio = sign_per_s > 0 ? res->tokens_per_s / sign_per_s : 0;
 	const char *kt = o->key_type == TALLY_KEY_ED25519 ? "Ed25519" : "ECDSA P-256";
@@ -225,6 +245,7 @@ report(const struct bench_opts *o, const struct bench_result *res, double sign_p
 	    o->key_type == TALLY_KEY_ED25519 ? "ed25519" : "ecdsap256", sign_per_s);
 	print_cpu(res, sign_per_s);
 	print_errors(res);
+	print_hold(hold);
 	if (ratio < TARGET_RATIO)
 		printf("bench: ratio %.3f is below the target %.1f\n", ratio, TARGET_RATIO);
 	printf("bench: tokens_per_s=%.0f p50_ms=%.3f p99_ms=%.3f sign_per_s=%.0f ratio=%.3f\n",
@@ -274,7 +295,9 @@ main(int argc, char **argv)
 		.bin_dir = "build/release", .parent_dir = tmp && *tmp ? tmp : "/var/tmp",
 		.connections = 64, .seconds = 10, .warmup = 1, .pipeline = 8, .jigs = 8,
 		.speed_seconds = 3, .units = 10000000, .key_type = TALLY_KEY_P256,
+		.hold = 10000,
 	};
+	struct bench_hold hold = { 0 };
 	struct bench_env env = { .sig_fd = -1 };
 	struct bench_result res = { 0 };
 	double sign_per_s = 0;
@@ -298,7 +321,11 @@ main(int argc, char **argv)
 			    "interrupted" : tally_strerror(r));
 		return 1;
 	}
-	report(&o, &res, sign_per_s);
+	if (o.hold != 0 && (r = bench_hold_run(&o, env.sig_fd, &hold)) != 0) {
+		printf("bench: FAILED: hold: %s\n", tally_strerror(r));
+		return 1;
+	}
+	report(&o, &res, sign_per_s, &hold);
 	/* Figures were measured, but tallyd misbehaved: say so in the status. */
 	return res.bad_tokens != 0 || res.reissued != 0 || res.conn_failures != 0 ? 1 : 0;
 }

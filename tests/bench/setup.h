@@ -43,4 +43,7 @@ int appliance_enroll(const struct bench_env *env, const uint8_t *der, size_t len
 int appliance_import_quota(struct bench_env *env, const uint8_t *spki, size_t spki_len,
     uint64_t units);
 
+/* Status.jig_connections of tallyd into *n. Errors as appliance_enroll. */
+int appliance_jig_connections(const struct bench_env *env, unsigned *n);
+
 #endif
