@@ -20,6 +20,7 @@
 #include "ctlreq.h"
 #include "daemon.h"
 #include "err.h"
+#include "fault.h"
 #include "evframe.h"
 #include "log.h"
 #include "query.h"
@@ -83,6 +84,7 @@ emit_entry(void *arg, uint64_t index, const uint8_t *entry, size_t len)
 	if ((r = send_record(cc, &rec, false)) != 0)
 		return r;
 	cc->exp_next = index + 1;
+	TALLY_FAULT("export");
 	return evbuffer_get_length(bufferevent_get_output(cc->bev)) >= EXPORT_HIGH ?
 	    TALLY_ERR_AGAIN : 0;
 }

@@ -9,6 +9,7 @@
 #include "artifact.h"
 #include "dsse.h"
 #include "err.h"
+#include "fault.h"
 #include "key.h"
 #include "log.h"
 #include "jig.pb-c.h"
@@ -445,6 +446,7 @@ make_token(struct issue_ctx *ctx, struct store_txn *t, struct quota_entry *qe,
 		issue_fail(r, TALLY__ERROR_CODE__INTERNAL, "token signing failed");
 		return;
 	}
+	TALLY_FAULT("sign");
 	ti.token.data = env;
 	ti.token.len = envlen;
 	e.body_case = TALLY__LOG_ENTRY__BODY_TOKEN_ISSUED;

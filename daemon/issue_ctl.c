@@ -9,6 +9,7 @@
 #include "artifact.h"
 #include "dsse.h"
 #include "err.h"
+#include "fault.h"
 #include "key.h"
 #include "log.h"
 #include "jig.pb-c.h"
@@ -404,6 +405,7 @@ issue_checkpoint(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r)
 		issue_fail(r, TALLY__ERROR_CODE__INTERNAL, "checkpoint signing failed");
 		return;
 	}
+	TALLY_FAULT("checkpoint");
 	if (store_txn_put(t, STORE_DB_CHECKPOINTS, key, 8, note, strlen(note), 0) != 0) {
 		free(note);
 		return;

@@ -9,6 +9,7 @@
 #include "cosignature.h"
 #include "dsse.h"
 #include "err.h"
+#include "fault.h"
 #include "log.h"
 #include "jig.pb-c.h"
 #include "issue.h"
@@ -238,6 +239,7 @@ issue_receipt_import(struct issue_ctx *ctx, struct store_txn *t, struct wreq *r)
 			    "log entries the receipt covers are unreadable");
 		return;
 	}
+	TALLY_FAULT("receipt");
 	if (receipt_write(ctx, t, r, size, ts) != 0)
 		return;
 	log_info("OEM receipt imported: tree size %llu, cosigned at %lld",

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "err.h"
+#include "fault.h"
 #include "log.h"
 #include "util.h"
 #include "jig.pb-c.h"
@@ -205,10 +206,14 @@ run_batch(struct writer *w, struct wreq *batch, size_t n)
 
 	issue_batch_begin(&w->ctx, tally_now());
 	if ((r = store_txn_begin(w->ctx.st, &t, true)) == 0) {
-		for (struct wreq *q = batch; q != NULL && t.ret == 0; q = q->next)
+		for (struct wreq *q = batch; q != NULL && t.ret == 0; q = q->next) {
 			issue_run(&w->ctx, &t, q);
+			TALLY_FAULT("batch");
+		}
 		issue_flush(&w->ctx, &t);
+		TALLY_FAULT("flush");
 		r = store_txn_commit(&t);
+		TALLY_FAULT("commit");
 	}
 	if (r != 0) {
 		batch_failed(w, batch, r, t.mdb_rc);

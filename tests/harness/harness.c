@@ -87,6 +87,8 @@ dump_log(struct th *t, const char *why)
 	uint8_t *buf = NULL;
 	size_t len;
 
+	if (t->quiet)
+		return;
 	fprintf(stderr, "# --- tallyd.log (%s) ---\n", why);
 	if (tally_read_file(t->log_path, TALLY_FILE_MAX, &buf, &len) == 0)
 		fwrite(buf, 1, len, stderr);
@@ -102,7 +104,10 @@ spawn(struct th *t)
 	char bin[TH_PATH];
 	int fd;
 
-	snprintf(bin, sizeof(bin), "%s/tallyd", build != NULL ? build : "build/check");
+	if (t->tallyd_path[0] != '\0')
+		snprintf(bin, sizeof(bin), "%s", t->tallyd_path);
+	else
+		snprintf(bin, sizeof(bin), "%s/tallyd", build != NULL ? build : "build/check");
 	if ((fd = open(t->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
 		return TALLY_ERR_IO;
 	if ((pid = fork()) < 0) {
@@ -116,6 +121,8 @@ spawn(struct th *t)
 			_exit(127);
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
+		if (t->extra_env[0] != '\0')
+			putenv(t->extra_env);
 		execl(bin, "tallyd", "-c", t->conf_path, "--foreground", (char *)NULL);
 		dprintf(STDERR_FILENO, "harness: exec %s: %s\n", bin, strerror(errno));
 		_exit(127);
