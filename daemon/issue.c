@@ -441,6 +441,11 @@ make_token(struct issue_ctx *ctx, struct store_txn *t, struct quota_entry *qe,
 	uint64_t index;
 	int rc;
 
+	if (store_room_low(ctx->st)) {   /* the reserve is for checkpoints and exports */
+		issue_fail(r, TALLY__ERROR_CODE__STORAGE_FULL,
+		    "appliance storage is full: no token can be issued");
+		return;
+	}
 	if ((rc = sign_token(ctx, qe, fw, att, r, &env, &envlen)) != 0) {
 		log_tally_err(rc, "cannot sign a token");
 		issue_fail(r, TALLY__ERROR_CODE__INTERNAL, "token signing failed");

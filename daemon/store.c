@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <openssl/crypto.h>
 #include "err.h"
 #include "key.h"
@@ -11,6 +12,7 @@
 #include "store.h"
 
 struct store {
+	char *dir;         /* the data folder (statvfs on EIO) */
 	MDB_env *env;
 	MDB_dbi dbi[STORE_DB_COUNT];
 	atomic_bool full;
@@ -57,12 +59,27 @@ store_be64_get(const uint8_t in[8])
 	return v;
 }
 
+/* LMDB reports a short write (the file system filled up in the middle
+ * of one) as EIO: a file system with less than FS_LOW_BYTES available
+ * makes that EIO a full store. */
+#define FS_LOW_BYTES (1u << 20)
+
+static bool
+fs_low(const struct store *st)
+{
+	struct statvfs vs;
+
+	return st->dir != NULL && statvfs(st->dir, &vs) == 0 &&
+	    (unsigned long long)vs.f_bavail * vs.f_frsize < FS_LOW_BYTES;
+}
+
 /* Records an LMDB failure in t (first one wins) and returns t->ret. */
 static int
 txn_fail(struct store_txn *t, int rc)
 {
 	if (t->ret == 0) {
-		t->ret = store_map_err(rc);
+		t->ret = rc == EIO && fs_low(t->st) ? TALLY_ERR_STORAGE_FULL :
+		    store_map_err(rc);
 		t->mdb_rc = rc;
 	}
 	return t->ret;
@@ -217,6 +234,23 @@ bool
 store_is_full(struct store *st)
 {
 	return atomic_load(&st->full);
+}
+
+bool
+store_room_low(struct store *st)
+{
+	MDB_envinfo info;
+	MDB_stat ms;
+	size_t pages, reserve;
+
+	if (mdb_env_info(st->env, &info) != 0 || mdb_env_stat(st->env, &ms) != 0 ||
+	    ms.ms_psize == 0)
+		return false;
+	pages = info.me_mapsize / ms.ms_psize;
+	reserve = pages / 8 < STORE_RESERVE_PAGES ? pages / 8 : STORE_RESERVE_PAGES;
+	if (pages / 100 > reserve)
+		reserve = pages / 100;
+	return info.me_last_pgno + 1 + reserve >= pages;
 }
 
 int
@@ -388,10 +422,14 @@ env_open(struct store *st, const char *dir, size_t map_size)
 	    (rc = mdb_env_set_mapsize(st->env, map_size)) != 0)
 		return store_map_err(rc);
 	if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS, 0600)) != 0) {
-		log_err("cannot open store in %s: %s", dir, mdb_strerror(rc));
+		log_err("cannot open the store %s/data.mdb (lock file %s/lock.mdb): %s%s",
+		    dir, dir, mdb_strerror(rc), rc == MDB_INVALID || rc == MDB_CORRUPTED ||
+		    rc == MDB_VERSION_MISMATCH ? "; tallyd will not serve from this store" : "");
 		return rc == ENOENT || rc == EACCES || rc == EROFS ? TALLY_ERR_IO :
 		    store_map_err(rc);
 	}
+	if (store_check_size(st->env, dir) != 0)
+		return TALLY_ERR_STORAGE;
 	if ((rc = mdb_reader_check(st->env, &dead)) != 0)
 		return store_map_err(rc);
 	if (dead > 0)
@@ -408,9 +446,12 @@ store_open(const char *dir, size_t map_size, struct store **out)
 
 	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
 		return TALLY_ERR_IO;
-	if ((st = calloc(1, sizeof(*st))) == NULL)
+	if ((st = calloc(1, sizeof(*st))) == NULL || (st->dir = strdup(dir)) == NULL) {
+		free(st);
 		return TALLY_ERR_NOMEM;
-	if ((r = env_open(st, dir, map_size)) != 0 || (r = open_dbs(st)) != 0) {
+	}
+	if ((r = env_open(st, dir, map_size)) != 0 || (r = open_dbs(st)) != 0 ||
+	    (r = store_verify(st, dir)) != 0) {
 		store_close(st);
 		return r;
 	}
@@ -425,6 +466,7 @@ store_close(struct store *st)
 		return;
 	if (st->env != NULL)
 		mdb_env_close(st->env);
+	free(st->dir);
 	free(st);
 }
 

@@ -85,6 +85,24 @@ struct store_txn {
  * stored frontier), TALLY_ERR_STORAGE_FULL (also: no room to migrate). */
 int store_open(const char *dir, size_t map_size, struct store **out);
 
+/* Start-up checks against a damaged data file (LMDB keeps no checksums;
+ * store_open runs both, docs/storage.md "A damaged store").
+ * store_check_size: data.mdb (in folder dir) is at least as long as the
+ * pages the environment's meta page says are in use (a truncated file
+ * would otherwise fault when a missing page is read).
+ * store_verify: in one read transaction, every record of every database
+ * is reached by a cursor walk and their number is the one LMDB records;
+ * the log has indexes 0..n-1, each entry hashes (RFC 9162 leaf hash) to
+ * the stored leaf of its index, every stored perfect-subtree node equals
+ * the hash recomputed from the leaves, the meta frontier is the log's,
+ * and the latest stored checkpoint verifies with the bound appliance
+ * key and signs the root of the tree of its size. O(entries) time:
+ * about one SHA-256 per entry and one LMDB lookup per leaf and node.
+ * Both log what is wrong, naming DIR/data.mdb. Errors: TALLY_ERR_STORAGE
+ * (damaged, or unreadable), TALLY_ERR_NOMEM. */
+int store_check_size(MDB_env *env, const char *dir);
+int store_verify(struct store *st, const char *dir);
+
 /* Closes the environment. NULL is a no-op. No transaction may be open. */
 void store_close(struct store *st);
 
@@ -143,6 +161,18 @@ void store_txn_abort(struct store_txn *t);
  * read by query_status. Thread-safe. */
 void store_set_full(struct store *st, bool full);
 bool store_is_full(struct store *st);
+
+/* Room kept for what must work on a full store (checkpoints for status
+ * and exports, receipts, quota imports, enrolment): new tokens stop when
+ * fewer than max(min(STORE_RESERVE_PAGES, 1/8 of the map), 1% of the map)
+ * pages are left (about 10 MiB of the default 1 GiB map). */
+#define STORE_RESERVE_PAGES 64
+
+/* Is the data file's high-water mark of pages (mdb_env_info
+ * me_last_pgno, the last committed state) within that reserve of the map
+ * size? Then the writer refuses new tokens with STORAGE_FULL
+ * (issue.c) and keeps the store marked full. Thread-safe. */
+bool store_room_low(struct store *st);
 
 /* The tally_err for an LMDB return code (0 -> 0). */
 int store_map_err(int mdb_rc);

@@ -196,6 +196,19 @@ hand_back(struct writer *w, struct wreq *list, size_t n, bool failed, uint64_t t
 	event_active(w->done_ev, EV_WRITE, 0);
 }
 
+/* After a batch that appended: marks the store full (new tokens stop)
+ * when only the reserve is left, or clears the mark. */
+static void
+room_check(struct writer *w)
+{
+	bool low = store_room_low(w->ctx.st);
+
+	if (low && !store_is_full(w->ctx.st))
+		log_err("storage full: only the reserve for checkpoints and exports is "
+		    "left in the map; new tokens stop until map_size_mb is raised");
+	store_set_full(w->ctx.st, low);
+}
+
 /* One write transaction for a batch of n requests, then hand it back. */
 static void
 run_batch(struct writer *w, struct wreq *batch, size_t n)
@@ -220,7 +233,7 @@ run_batch(struct writer *w, struct wreq *batch, size_t n)
 		w->ctx.tokens = tokens;
 	} else {
 		if (w->ctx.meta_dirty)
-			store_set_full(w->ctx.st, false);
+			room_check(w);
 		if (w->ctx.jigs_changed)
 			publish_status(w);
 	}
@@ -371,7 +384,10 @@ writer_setup(struct writer *w, struct store *st, EVP_PKEY *key,
 	start.appliance_key_id.len = 32;
 	e.body_case = TALLY__LOG_ENTRY__BODY_START;
 	e.start = &start;
-	if ((r = write_entry(w, &e)) == TALLY_ERR_STORAGE_FULL)
+	r = write_entry(w, &e);
+	if (r == 0 && store_room_low(st))
+		store_set_full(st, true);
+	if (r == TALLY_ERR_STORAGE_FULL || (r == 0 && store_is_full(st)))
 		log_err("the store is full: serving status and reissues only until "
 		    "the map size is raised");
 	else if (r != 0)
