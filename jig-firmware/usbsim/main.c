@@ -13,7 +13,6 @@
  * removed at exit; COMMAND and its process group are ended.
  * Exit: 0 COMMAND exited 0, 1 it did not, 2 usage or setup error.
  */
-#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,50 +32,6 @@ on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-static int
-under_preload(void)
-{
-	const char *p = getenv("LD_PRELOAD");
-
-	return p != NULL && strstr(p, "libumockdev-preload") != NULL;
-}
-
-/* Re-executes argv under umockdev-wrapper; returns only on failure. */
-static void
-reexec(char **argv)
-{
-	char self[PATH_MAX], asan[512];
-	const char *old = getenv("ASAN_OPTIONS");
-	ssize_t n;
-	int argc;
-	char **nargv;
-
-	if (getenv(REEXEC_MARK) != NULL) {
-		fprintf(stderr, "tally-dutsim: still not under libumockdev-preload "
-		    "after umockdev-wrapper\n");
-		return;
-	}
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0) {
-		perror("tally-dutsim: /proc/self/exe");
-		return;
-	}
-	self[n] = '\0';
-	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
-	    old != NULL ? old : "", old != NULL && old[0] != '\0' ? ":" : "");
-	setenv("ASAN_OPTIONS", asan, 1);
-	setenv(REEXEC_MARK, "1", 1);
-	for (argc = 0; argv[argc] != NULL; argc++)
-		;
-	if ((nargv = calloc((size_t)argc + 2, sizeof(*nargv))) == NULL)
-		return;
-	nargv[0] = "umockdev-wrapper";
-	nargv[1] = self;
-	memcpy(nargv + 2, argv + 1, (size_t)argc * sizeof(*nargv));
-	execvp(nargv[0], nargv);
-	perror("tally-dutsim: umockdev-wrapper (package umockdev)");
-	free(nargv);
 }
 
 static void
@@ -152,8 +107,8 @@ main(int argc, char **argv)
 
 	if ((r = dutsim_parse(argc, argv, &o)) != 0)
 		return r > 0 ? 0 : 2;
-	if (!under_preload()) {
-		reexec(argv);
+	if (!usbsim_under_preload()) {
+		usbsim_reexec_preloaded("tally-dutsim", REEXEC_MARK, argv);
 		return 2;
 	}
 	unsetenv(REEXEC_MARK);

@@ -7,6 +7,7 @@
  *              libusb 1.0 sends (control URBs, claim/release, reap, discard)
  *   bed.c      the testbed: device records, plug (add) and unplug (remove
  *              uevent) of DUTs
+ *   preload.c  getting a program under libumockdev-preload
  *   main.c     tally-dutsim, the tool that runs a command against DUTs
  *
  * Built only into tally-dutsim (umockdev and GLib), never into tally-jig.
@@ -121,5 +122,23 @@ void usbsim_unplug(struct usbsim_bed *b, struct usbsim_port *p);
 
 /* Detaches handlers of unplugged DUTs whose node the host has closed. */
 void usbsim_bed_collect(struct usbsim_bed *b);
+
+/* ---- preload.c ---- */
+
+/* 1 when this process runs with libumockdev-preload (LD_PRELOAD names
+ * it): libusb then sees a testbed's devices, and uevents work. */
+int usbsim_under_preload(void);
+
+/* Re-executes the running program (/proc/self/exe) under
+ * umockdev-wrapper with the arguments argv[1..] (argv NULL-terminated,
+ * argv[0] not used), after appending verify_asan_link_order=0 to
+ * ASAN_OPTIONS (AddressSanitizer builds need it next to the preload) and
+ * setting the environment variable mark to "1". When mark is already set
+ * (the wrapper did not help) it does not try again. Returns only on
+ * failure, after a message on stderr prefixed with name; the caller
+ * exits. After a successful re-execution the caller sees
+ * usbsim_under_preload() and should unsetenv(mark), so that commands it
+ * starts can do the same. */
+void usbsim_reexec_preloaded(const char *name, const char *mark, char **argv);
 
 #endif

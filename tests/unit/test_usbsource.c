@@ -17,7 +17,6 @@
  * tests/run.sh runs it like any other test. Built by mk/usbtest.mk (links
  * libusbsim and umockdev/GLib). An alarm bounds the whole run.
  */
-#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -311,42 +310,8 @@ test_stop(void **state)
 	usbsim_unplug(f->bed, &p);
 }
 
-static int
-under_preload(void)
-{
-	const char *p = getenv("LD_PRELOAD");
-
-	return p != NULL && strstr(p, "libumockdev-preload") != NULL;
-}
-
-/* Re-executes this program under umockdev-wrapper; returns on failure. */
-static void
-reexec(void)
-{
-	char self[PATH_MAX], asan[512];
-	const char *old = getenv("ASAN_OPTIONS");
-	ssize_t n;
-
-	if (getenv(REEXEC_MARK) != NULL) {
-		fprintf(stderr, "test_usbsource: still not under libumockdev-preload "
-		    "after umockdev-wrapper\n");
-		return;
-	}
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0) {
-		perror("test_usbsource: /proc/self/exe");
-		return;
-	}
-	self[n] = '\0';
-	snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
-	    old != NULL ? old : "", old != NULL && old[0] != '\0' ? ":" : "");
-	setenv("ASAN_OPTIONS", asan, 1);
-	setenv(REEXEC_MARK, "1", 1);
-	execlp("umockdev-wrapper", "umockdev-wrapper", self, (char *)NULL);
-	perror("test_usbsource: umockdev-wrapper (package umockdev)");
-}
-
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_enumerate_once_replug, setup, teardown),
@@ -355,8 +320,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
 	};
 
-	if (!under_preload()) {
-		reexec();
+	(void)argc;
+	if (!usbsim_under_preload()) {
+		usbsim_reexec_preloaded("test_usbsource", REEXEC_MARK, argv);
 		return 1;
 	}
 	unsetenv(REEXEC_MARK);
