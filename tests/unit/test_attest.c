@@ -382,8 +382,14 @@ test_wrong_algorithm(void **state)
 	assert_int_equal(tally_attestation_parse(rec, 119 + sig_len, &a), 0);
 	assert_int_equal(tally_attestation_verify(&a, nonce, (const uint8_t *)"u", 1, &spki,
 	    1, NULL), TALLY_ERR_SIGNATURE);
-	/* DER with a padded length (0x81 long form) is not DER. */
-	assert_int_equal(tally_sign(p256, st, 118, sig, &sig_len), 0);
+	/* DER with a padded length (0x81 long form) is not DER. ECDSA
+	 * signatures vary in length: sign until one leaves room for the extra
+	 * length byte (a 72-byte one, both integers padded, does not). */
+	for (int i = 0; i < 64; i++) {
+		assert_int_equal(tally_sign(p256, st, 118, sig, &sig_len), 0);
+		if (sig_len + 1 <= TALLY_ATTESTATION_SIG_MAX)
+			break;
+	}
 	assert_true(sig_len + 1 <= TALLY_ATTESTATION_SIG_MAX);
 	rec[118] = (uint8_t)(sig_len + 1);
 	rec[119] = 0x30;
