@@ -30,7 +30,7 @@ HARDEN := -fstack-protector-strong -fPIE
 LDSAN  := -fsanitize=address,undefined
 endif
 
-FUZZ_COMMON   := $(BUILD)/tests/fuzz/fz.o $(BUILD)/tests/harness/fx_core.o
+FUZZ_COMMON   := $(BUILD)/tests/fuzz/fz.o $(BUILD)/tests/fuzz/fz_daemon.o $(BUILD)/tests/harness/fx_core.o
 FUZZ_ARCHIVES := $(LIBDAEMON) $(LIBJIG) $(LIBOEM) $(LIBCTL) $(LIBTALLY)
 FUZZ_BINS     := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 
