@@ -42,7 +42,7 @@ $(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON) $(FUZZ_ARCHIVE
 
 # The seed generator: a plain program (no libFuzzer main), with the OEM
 # test harness's export writer (cmocka asserts).
-$(BUILD)/fuzz/seeds: $(BUILD)/tests/fuzz/seeds.o $(BUILD)/tests/harness/fx_export.o \
+$(BUILD)/fuzz/seeds: $(BUILD)/tests/fuzz/seeds.o $(BUILD)/tests/fuzz/seeds_req.o $(BUILD)/tests/harness/fx_export.o \
     $(FUZZ_COMMON) $(FUZZ_ARCHIVES)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
