@@ -5,7 +5,7 @@ set -eu
 build="make gcc pkg-config libevent-dev libssl-dev liblmdb-dev libprotobuf-c-dev
 protobuf-c-compiler libusb-1.0-0-dev libinih-dev libjansson-dev openssl
 umockdev libumockdev-dev libglib2.0-dev libsystemd-dev"
-check="libcmocka-dev lmdb-utils chromium fonts-dejavu-core systemd"
+check="libcmocka-dev lmdb-utils chromium fonts-dejavu-core systemd clang libclang-rt-14-dev"
 case "${1:-build}" in
 build|demo|bench) want="$build" ;;
 check) want="$build $check" ;;

@@ -30,5 +30,22 @@ for t in $(find "$build/tests/unit" "$build/tests/integration" -type f -perm -u+
 		echo "ok   $name ($ok)"
 	fi
 done
+# libFuzzer targets (mk/fuzz.mk, docs/fuzzing.md), built by make check into
+# FUZZ_BUILD (build/check-fuzz for build/check): each replays its seed
+# corpus fixtures/fuzz/<target> once and counts as one test.
+fuzzdir=${FUZZ_BUILD:-$build-fuzz}/fuzz
+for t in $(find "$fuzzdir" -maxdepth 1 -type f -name 'fuzz_*' -perm -u+x 2>/dev/null | sort); do
+	name=${t##*/fuzz_}
+	timeout 600 "$t" -runs=0 "fixtures/fuzz/$name" >"$log" 2>&1
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "ok   fuzz/$name (corpus)"
+	else
+		failed=$((failed + 1))
+		echo "FAIL fuzz/$name (exit $rc)"
+		sed 's/^/    /' "$log" | tail -40
+	fi
+done
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
