@@ -211,6 +211,32 @@ seeds_config(const char *root)
 	seed_put(root, "jigconf", "usb", -1, usb_jig, strlen(usb_jig));
 }
 
+/* DUT records (jig-firmware/dutproto.h, docs/dut-protocol.md §3-4). */
+static void
+seeds_dut(const char *root, const struct fz_keys *k)
+{
+	uint8_t id[5 + 64 + 64], rec[TALLY_ATTESTATION_MAX];
+	static const uint8_t status[4] = { 0, 1, 1, 0 };
+	static const uint8_t dfu[6] = { 0, 0x32, 0, 0, 5, 0 };
+	size_t ul = strlen(FZ_UID), pl = strlen(FZ_PRODUCT), len;
+
+	id[0] = 1;              /* TDP_VERSION */
+	id[1] = 0;              /* state */
+	id[2] = 1;              /* TDP_FLAG_ATTESTATION */
+	id[3] = (uint8_t)ul;
+	memcpy(id + 4, FZ_UID, ul);
+	id[4 + ul] = (uint8_t)pl;
+	memcpy(id + 5 + ul, FZ_PRODUCT, pl);
+	seed_put(root, "dutrecord", "identity", 0, id, 5 + ul + pl);
+	if (tally_attestation_make(k->att.key, fz_nonce, (const uint8_t *)FZ_UID, ul,
+	    fz_boot_key_hash, 1, rec, sizeof(rec), &len) != 0)
+		die("tally_attestation_make");
+	seed_put(root, "dutrecord", "attestation", 1, rec, len);
+	seed_put(root, "dutrecord", "status", 2, status, sizeof(status));
+	seed_put(root, "dutrecord", "dfu-status", 3, dfu, sizeof(dfu));
+	seed_put(root, "dutrecord", "dfu-error-file", 4, "\x0a", 1);
+}
+
 /* A small format-2 export (start, enrolment, quota, two tokens, a report)
  * by the OEM test harness, its quotas signed with the fixed OEM key. */
 static void
@@ -267,6 +293,7 @@ main(int argc, char **argv)
 	seeds_notes(argv[1], &k);
 	seeds_attest(argv[1], &k);
 	seeds_config(argv[1]);
+	seeds_dut(argv[1], &k);
 	seeds_export(argv[1], &k);
 	seeds_jig(argv[1], &k);
 	seeds_ctl(argv[1], &k);
