@@ -173,6 +173,14 @@ event_cb(struct bufferevent *bev, short events, void *arg)
 	struct ctlconn *cc = arg;
 
 	(void)bev;
+	if (!(events & (BEV_EVENT_TIMEOUT | BEV_EVENT_ERROR))) {
+		/* EOF: the peer sent all it will (it may have half-closed);
+		 * the replies already queued are still delivered, then cc is
+		 * freed (write_cb), or at the idle timeout if never read */
+		conn_close(cc);
+		control_settle(cc);
+		return;
+	}
 	if (events & BEV_EVENT_TIMEOUT)
 		log_info("control uid %u: idle for %d s; closing", (unsigned)cc->uid, CONTROL_IDLE_S);
 	else if (events & BEV_EVENT_ERROR)
