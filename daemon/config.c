@@ -81,8 +81,8 @@ defaults(struct tallyd_config *cfg)
 	cfg->checkpoint_interval = 300;
 	cfg->frame_timeout = 10;
 	cfg->handshake_timeout = 10;
-	cfg->rate_limit = 0;
-	cfg->rate_burst = 100;
+	cfg->rate_limit = 200;
+	cfg->rate_burst = 400;
 }
 
 static int

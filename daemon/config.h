@@ -36,9 +36,9 @@ struct tallyd_config {
 	                                        handshake, 1..3600 (default 10) */
 	uint32_t rate_limit;                 /* requests per second per jig key ID, over all
 	                                        its connections, 0..1000000; 0 = no limit
-	                                        (default) */
+	                                        (default 200) */
 	uint32_t rate_burst;                 /* requests a jig may send at once before
-	                                        rate_limit applies, 1..1000000 (default 100) */
+	                                        rate_limit applies, 1..1000000 (default 400) */
 };
 
 #define CONFIG_FILE_MAX (64u * 1024)  /* largest configuration file, bytes */

@@ -79,7 +79,9 @@ write_config(const struct bench_opts *o, const struct bench_env *env, const char
 	    "control_socket = %s\ncontrol_group = %s\nmap_size_mb = %u\n"
 	    "max_connections = %u\nmax_in_flight = %u\n"
 	    /* --hold keeps connections open for minutes without a request */
-	    "idle_timeout = 86400\n",
+	    "idle_timeout = 86400\n"
+	    /* a load generator: no per-jig rate limit */
+	    "rate_limit = 0\n",
 	    data, key, o->key_type == TALLY_KEY_ED25519 ? "ed25519" : "p256", oem, ca,
 	    env->ctl_path, g->gr_name, MAP_SIZE_MB, o->connections + 16,
 	    in_flight < 64 ? 64 : in_flight);

@@ -464,6 +464,18 @@ wait_checkpoint(struct th *t, uint64_t size, int timeout_ms)
 	return false;
 }
 
+/* A jig that issues 20000 tokens as fast as tallyd answers: no rate limit. */
+static int
+setup_unlimited(void **state)
+{
+	struct th *t;
+
+	if (th_setup(&t, &(struct th_opts){ .njigs = 2, .extra_config = "rate_limit = 0\n" }) != 0)
+		return -1;
+	*state = t;
+	return 0;
+}
+
 static int
 setup_timer(void **state)
 {
@@ -511,7 +523,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_log_proof, th_cmocka_setup, th_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_log_consistency, th_cmocka_setup,
 		    th_cmocka_teardown),
-		cmocka_unit_test_setup_teardown(test_export_large, th_cmocka_setup, th_cmocka_teardown),
+		cmocka_unit_test_setup_teardown(test_export_large, setup_unlimited,
+		    th_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_export_after_receipt, th_cmocka_setup,
 		    th_cmocka_teardown),
 		cmocka_unit_test_setup_teardown(test_receipt_refused, th_cmocka_setup,

@@ -214,7 +214,8 @@ static int
 setup_map(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct th_opts o = { .njigs = 2, .extra_config = "map_size_mb = 1\n" };
+	struct th_opts o = { .njigs = 2,
+	    .extra_config = "map_size_mb = 1\nrate_limit = 0\n" };
 
 	if (f == NULL || th_setup(&f->t, &o) != 0) {
 		free(f);
@@ -258,7 +259,7 @@ test_map_full(void **state)
 
 	/* a larger map and a restart: issuance resumes, nothing lost */
 	th_stop(t, 20000);
-	assert_int_equal(th_write_config(t, "map_size_mb = 8\n"), 0);
+	assert_int_equal(th_write_config(t, "map_size_mb = 8\nrate_limit = 0\n"), 0);
 	assert_int_equal(th_start(t), 0);
 	assert_false(status_full(t, &tokens));
 	assert_int_equal(tokens, f->g.n);
@@ -276,7 +277,8 @@ static int
 setup_tmpfs(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct th_opts o = { .njigs = 2 };
+	/* fills the store as fast as tallyd answers: no per-jig rate limit */
+	struct th_opts o = { .njigs = 2, .extra_config = "rate_limit = 0\n" };
 
 	if (f == NULL || (f->t = calloc(1, sizeof(*f->t))) == NULL ||
 	    th_init(f->t, &o) != 0 || mkdir(f->t->data_dir, 0700) != 0) {
@@ -339,7 +341,8 @@ static int
 setup_damage(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct th_opts o = { .njigs = 2 };
+	/* fills a small store as fast as tallyd answers: no per-jig rate limit */
+	struct th_opts o = { .njigs = 2, .extra_config = "rate_limit = 0\n" };
 	Tally__CtlRequest rq = TALLY__CTL_REQUEST__INIT;
 	Tally__CheckpointRequest cr = TALLY__CHECKPOINT_REQUEST__INIT;
 	Tally__CtlResponse *resp = NULL;
