@@ -94,7 +94,8 @@ check_tokens(struct fr *fr, struct th_log_tokens *lt)
 			r = failed("token at entry %llu names log index %llu",
 			    (unsigned long long)lt->v[i].index,
 			    (unsigned long long)lt->v[i].token_index);
-	qsort(lt->v, lt->n, sizeof(*lt->v), cmp_uid);
+	if (lt->n > 1)
+		qsort(lt->v, lt->n, sizeof(*lt->v), cmp_uid);
 	for (size_t i = 1; i < lt->n; i++)
 		if (cmp_uid(&lt->v[i - 1], &lt->v[i]) == 0)
 			r = failed("two tokens for one UID (entries %llu and %llu)",
