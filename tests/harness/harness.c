@@ -317,15 +317,21 @@ th_cleanup(struct th *t)
 }
 
 int
-th_cmocka_setup(void **state)
+th_cmocka_setup_with(void **state, const char *extra_config)
 {
-	struct th_opts o = { .njigs = 4 };
+	struct th_opts o = { .njigs = 4, .extra_config = extra_config };
 	struct th *t;
 
 	if (th_setup(&t, &o) != 0)
 		return -1;
 	*state = t;
 	return 0;
+}
+
+int
+th_cmocka_setup(void **state)
+{
+	return th_cmocka_setup_with(state, NULL);
 }
 
 int

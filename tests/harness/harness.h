@@ -130,8 +130,10 @@ int th_restart(struct th *t);
 void th_cleanup(struct th *t);
 
 /* cmocka group/test fixtures: th_setup with 4 jigs into *state, and
- * th_cleanup of *state. */
+ * th_cleanup of *state. th_cmocka_setup_with adds extra_config (more
+ * "key = value\n" lines for [tallyd], may be NULL). */
 int th_cmocka_setup(void **state);
+int th_cmocka_setup_with(void **state, const char *extra_config);
 int th_cmocka_teardown(void **state);
 
 /* Does tallyd.log contain needle? */

@@ -313,6 +313,14 @@ workers_free(struct worker *w)
 	}
 }
 
+/* The workers pipeline as fast as tallyd answers and count any refusal as
+ * a failure: no per-jig rate limit. */
+static int
+setup_unlimited(void **state)
+{
+	return th_cmocka_setup_with(state, "rate_limit = 0\n");
+}
+
 static void
 test_kill9_while_serving(void **state)
 {
@@ -373,7 +381,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_kill9_while_serving,
-		    th_cmocka_setup, th_cmocka_teardown),
+		    setup_unlimited, th_cmocka_teardown),
 	};
 
 	if (getenv("TALLY_TEST_FILTER") != NULL)
