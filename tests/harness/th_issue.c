@@ -350,8 +350,10 @@ out:
 	return r;
 }
 
+/* One export record: a LogEntry in its place goes to fn. */
 static int
-read_record(const uint8_t *buf, size_t len, struct th_log_tokens *out)
+read_record(const uint8_t *buf, size_t len, uint64_t *entries,
+    int (*fn)(const Tally__LogEntry *e, void *ctx), void *ctx)
 {
 	Tally__ExportRecord *rec = tally__export_record__unpack(NULL, len, buf);
 	Tally__LogEntry *e = NULL;
@@ -361,26 +363,27 @@ read_record(const uint8_t *buf, size_t len, struct th_log_tokens *out)
 		return TALLY_ERR_INVALID;
 	if (rec->body_case == TALLY__EXPORT_RECORD__BODY_ENTRY) {
 		e = tally__log_entry__unpack(NULL, rec->entry.len, rec->entry.data);
-		if (e == NULL || e->index != out->entries)
+		if (e == NULL || e->index != *entries)
 			r = TALLY_ERR_INVALID;   /* not a LogEntry, or an index gap */
-		else if (e->body_case == TALLY__LOG_ENTRY__BODY_TOKEN_ISSUED)
-			r = e->token_issued != NULL ? keep_token(e, out) : TALLY_ERR_INVALID;
+		else
+			r = fn(e, ctx);
 		if (e != NULL)
 			tally__log_entry__free_unpacked(e, NULL);
-		out->entries++;
+		(*entries)++;
 	}
 	tally__export_record__free_unpacked(rec, NULL);
 	return r;
 }
 
 int
-th_export_tokens(const char *path, struct th_log_tokens *out)
+th_export_each_entry(const char *path,
+    int (*fn)(const Tally__LogEntry *e, void *ctx), void *ctx, uint64_t *entries)
 {
 	uint8_t *buf = malloc(TALLY_FRAME_MAX);
+	uint64_t n = 0;
 	size_t len;
 	int fd, r;
 
-	*out = (struct th_log_tokens){ 0 };
 	if (buf == NULL)
 		return TALLY_ERR_NOMEM;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -388,11 +391,28 @@ th_export_tokens(const char *path, struct th_log_tokens *out)
 		return TALLY_ERR_IO;
 	}
 	while ((r = tally_frame_read_fd(fd, buf, TALLY_FRAME_MAX, &len)) == 0)
-		if ((r = read_record(buf, len, out)) != 0)
+		if ((r = read_record(buf, len, &n, fn, ctx)) != 0)
 			break;
 	close(fd);
 	free(buf);
+	if (entries != NULL)
+		*entries = n;
 	return r == TALLY_ERR_CLOSED ? 0 : r;
+}
+
+static int
+token_entry(const Tally__LogEntry *e, void *ctx)
+{
+	if (e->body_case != TALLY__LOG_ENTRY__BODY_TOKEN_ISSUED)
+		return 0;
+	return e->token_issued != NULL ? keep_token(e, ctx) : TALLY_ERR_INVALID;
+}
+
+int
+th_export_tokens(const char *path, struct th_log_tokens *out)
+{
+	*out = (struct th_log_tokens){ 0 };
+	return th_export_each_entry(path, token_entry, out, &out->entries);
 }
 
 void

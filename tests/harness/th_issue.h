@@ -18,6 +18,7 @@
 
 #include "harness.h"
 #include "jig-firmware/client.h"
+#include "log.pb-c.h"
 
 /* Most requests th_issue_pipelined sends at once: tallyd keeps at most
  * 64 outstanding challenges and 64 requests in flight per connection. */
@@ -97,6 +98,16 @@ struct th_log_tokens {
  * place, a token payload that does not parse),
  * TALLY_ERR_NOMEM. Release with th_log_tokens_free, even on error. */
 int th_export_tokens(const char *path, struct th_log_tokens *out);
+
+/* Calls fn(entry, ctx) for every log entry of the export file at path, in
+ * order, after checking that entry k has LogEntry.index k (no gap, the
+ * export starting at 0); other records are skipped. Stops at the first
+ * non-zero return of fn and returns it. *entries (may be NULL) receives
+ * the number of entries read. Errors: TALLY_ERR_IO, TALLY_ERR_INVALID (a
+ * frame that is not an ExportRecord or LogEntry, an index out of place),
+ * TALLY_ERR_NOMEM, or fn's. */
+int th_export_each_entry(const char *path,
+    int (*fn)(const Tally__LogEntry *e, void *ctx), void *ctx, uint64_t *entries);
 void th_log_tokens_free(struct th_log_tokens *lt);
 
 /* Stops tallyd with SIGTERM (20 s at most) and checks it went well:

@@ -106,8 +106,10 @@ take_attfail(const Tally__LogEntry *e, struct th_usb_log *out)
 }
 
 static int
-take_entry(const Tally__LogEntry *e, struct th_usb_log *out)
+take_entry(const Tally__LogEntry *e, void *ctx)
 {
+	struct th_usb_log *out = ctx;
+
 	switch (e->body_case) {
 	case TALLY__LOG_ENTRY__BODY_TOKEN_ISSUED:
 		return take_token(e, out);
@@ -120,57 +122,17 @@ take_entry(const Tally__LogEntry *e, struct th_usb_log *out)
 	}
 }
 
-static int
-read_record(const uint8_t *buf, size_t len, struct th_usb_log *out)
-{
-	Tally__ExportRecord *rec = tally__export_record__unpack(NULL, len, buf);
-	Tally__LogEntry *e = NULL;
-	int r = 0;
-
-	if (rec == NULL)
-		return TALLY_ERR_INVALID;
-	if (rec->body_case == TALLY__EXPORT_RECORD__BODY_ENTRY) {
-		e = tally__log_entry__unpack(NULL, rec->entry.len, rec->entry.data);
-		if (e == NULL || e->index != out->entries)
-			r = TALLY_ERR_INVALID;
-		else
-			r = take_entry(e, out);
-		if (e != NULL)
-			tally__log_entry__free_unpacked(e, NULL);
-		out->entries++;
-	}
-	tally__export_record__free_unpacked(rec, NULL);
-	return r;
-}
-
 int
 th_usb_log_read(struct th_usb *u, struct th_usb_log *out)
 {
 	char path[TH_PATH + 16];
-	uint8_t *buf = malloc(TALLY_FRAME_MAX);
-	size_t len;
-	int fd = -1, r;
+	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (buf == NULL)
-		return TALLY_ERR_NOMEM;
 	snprintf(path, sizeof(path), "%s/usb-export.tlx", u->t->dir);
-	if ((r = th_export(u->t, path, NULL)) != 0)
-		goto out;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		r = TALLY_ERR_IO;
-		goto out;
-	}
-	while ((r = tally_frame_read_fd(fd, buf, TALLY_FRAME_MAX, &len)) == 0)
-		if ((r = read_record(buf, len, out)) != 0)
-			break;
-	if (r == TALLY_ERR_CLOSED)
-		r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
+	if ((r = th_export(u->t, path, NULL)) == 0)
+		r = th_export_each_entry(path, take_entry, out, &out->entries);
 	unlink(path);
-	free(buf);
 	return r;
 }
 

@@ -468,12 +468,7 @@ wait_checkpoint(struct th *t, uint64_t size, int timeout_ms)
 static int
 setup_unlimited(void **state)
 {
-	struct th *t;
-
-	if (th_setup(&t, &(struct th_opts){ .njigs = 2, .extra_config = "rate_limit = 0\n" }) != 0)
-		return -1;
-	*state = t;
-	return 0;
+	return th_cmocka_setup_with(state, "rate_limit = 0\n");
 }
 
 static int

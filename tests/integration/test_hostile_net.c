@@ -27,40 +27,21 @@
 #include "tls.h"
 #include "util.h"
 #include "tests/harness/harness.h"
+#include "tests/integration/test_jig_fx.h"
 
 #define MS 1000000ull   /* ns per ms */
 
 static int
-setup_with(void **state, const char *extra)
-{
-	struct th_opts o = { .njigs = 4, .extra_config = extra };
-	struct th *t;
-
-	if (th_setup(&t, &o) != 0)
-		return -1;
-	*state = t;
-	return 0;
-}
-
-static int
 setup_slow(void **state)
 {
-	return setup_with(state, "frame_timeout = 2\nhandshake_timeout = 2\nidle_timeout = 60\n");
+	return th_cmocka_setup_with(state,
+	    "frame_timeout = 2\nhandshake_timeout = 2\nidle_timeout = 60\n");
 }
 
 static int
 setup_cap(void **state)
 {
-	return setup_with(state, "max_connections = 4\nhandshake_timeout = 30\n");
-}
-
-static struct th_conn *
-connect_jig(struct th *t, int jig)
-{
-	struct th_conn *c = NULL;
-
-	assert_int_equal(th_tls_connect(t, &(struct th_tls_opts){ .jig = jig }, &c), 0);
-	return c;
+	return th_cmocka_setup_with(state, "max_connections = 4\nhandshake_timeout = 30\n");
 }
 
 /* Enrols jigs 0 and 1, imports a "widget" quota and returns a connection
@@ -72,18 +53,6 @@ good_jig(struct th *t)
 	assert_int_equal(th_enroll(t, 1), 0);
 	assert_int_equal(th_quota_code(t, "widget", 1000, NULL), 0);
 	return connect_jig(t, 1);
-}
-
-/* One Challenge + IssueToken of the good jig for a fresh UID. */
-static void
-good_round_trip(struct th_conn *good)
-{
-	static unsigned seq;
-	uint8_t uid[8] = { 'g', 'o', 'o', 'd' };
-
-	seq++;
-	memcpy(uid + 4, &seq, sizeof(seq));
-	assert_int_equal(th_issue_code(good, "widget", NULL, uid, sizeof(uid), NULL), 0);
 }
 
 static int
@@ -219,7 +188,7 @@ test_idle_counts_frames(void **state)
 static int
 setup_idle2_frame60(void **state)
 {
-	return setup_with(state, "idle_timeout = 2\nframe_timeout = 60\n");
+	return th_cmocka_setup_with(state, "idle_timeout = 2\nframe_timeout = 60\n");
 }
 
 /* max_connections = 4: the good jig and three idle TCP connections fill
@@ -332,7 +301,7 @@ test_keyupdate_flood(void **state)
 static int
 setup_idle3(void **state)
 {
-	return setup_with(state, "idle_timeout = 3\n");
+	return th_cmocka_setup_with(state, "idle_timeout = 3\n");
 }
 
 /* The server context tallyd uses, for the record: TLS 1.3 only and

@@ -19,52 +19,21 @@
 #include "key.h"
 #include "util.h"
 #include "tests/harness/harness.h"
+#include "tests/integration/test_jig_fx.h"
 #include "tests/harness/th_issue.h"
 
 #define MS 1000000ull
 
 static int
-setup_with(void **state, const char *extra)
-{
-	struct th_opts o = { .njigs = 4, .extra_config = extra };
-	struct th *t;
-
-	if (th_setup(&t, &o) != 0)
-		return -1;
-	*state = t;
-	return 0;
-}
-
-static int
 setup_rate20(void **state)
 {
-	return setup_with(state, "rate_limit = 20\nrate_burst = 20\n");
+	return th_cmocka_setup_with(state, "rate_limit = 20\nrate_burst = 20\n");
 }
 
 static int
 setup_rate10(void **state)
 {
-	return setup_with(state, "rate_limit = 10\nrate_burst = 10\n");
-}
-
-static struct th_conn *
-connect_jig(struct th *t, int jig)
-{
-	struct th_conn *c = NULL;
-
-	assert_int_equal(th_tls_connect(t, &(struct th_tls_opts){ .jig = jig }, &c), 0);
-	return c;
-}
-
-static void
-good_round_trip(struct th_conn *good)
-{
-	static unsigned seq;
-	uint8_t uid[8] = { 'g', 'o', 'o', 'd' };
-
-	seq++;
-	memcpy(uid + 4, &seq, sizeof(seq));
-	assert_int_equal(th_issue_code(good, "widget", NULL, uid, sizeof(uid), NULL), 0);
+	return th_cmocka_setup_with(state, "rate_limit = 10\nrate_burst = 10\n");
 }
 
 static uint64_t

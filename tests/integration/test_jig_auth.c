@@ -14,36 +14,25 @@
 
 #include "err.h"
 #include "tests/harness/harness.h"
+#include "tests/integration/test_jig_fx.h"
 #include "util.h"
-
-static int
-setup_with(void **state, const char *extra)
-{
-	struct th_opts o = { .njigs = 4, .extra_config = extra };
-	struct th *t;
-
-	if (th_setup(&t, &o) != 0)
-		return -1;
-	*state = t;
-	return 0;
-}
 
 static int
 setup_idle2(void **state)
 {
-	return setup_with(state, "idle_timeout = 2\n");
+	return th_cmocka_setup_with(state, "idle_timeout = 2\n");
 }
 
 static int
 setup_ttl1(void **state)
 {
-	return setup_with(state, "challenge_ttl = 1\n");
+	return th_cmocka_setup_with(state, "challenge_ttl = 1\n");
 }
 
 static int
 setup_max3(void **state)
 {
-	return setup_with(state, "max_connections = 3\n");
+	return th_cmocka_setup_with(state, "max_connections = 3\n");
 }
 
 /* Hundreds of pipelined requests: the per-connection limits are under
@@ -51,16 +40,7 @@ setup_max3(void **state)
 static int
 setup_unlimited(void **state)
 {
-	return setup_with(state, "rate_limit = 0\n");
-}
-
-static struct th_conn *
-connect_jig(struct th *t, int jig)
-{
-	struct th_conn *c = NULL;
-
-	assert_int_equal(th_tls_connect(t, &(struct th_tls_opts){ .jig = jig }, &c), 0);
-	return c;
+	return th_cmocka_setup_with(state, "rate_limit = 0\n");
 }
 
 static uint64_t
