@@ -64,6 +64,7 @@ issue_batch_begin(struct issue_ctx *ctx, int64_t now)
 {
 	ctx->now = now;
 	ctx->meta_dirty = ctx->jigs_changed = false;
+	ctx->room_low = store_room_low(ctx->st);
 }
 
 int
@@ -441,7 +442,7 @@ make_token(struct issue_ctx *ctx, struct store_txn *t, struct quota_entry *qe,
 	uint64_t index;
 	int rc;
 
-	if (store_room_low(ctx->st)) {   /* the reserve is for checkpoints and exports */
+	if (ctx->room_low) {   /* the reserve is for checkpoints and exports */
 		issue_fail(r, TALLY__ERROR_CODE__STORAGE_FULL,
 		    "appliance storage is full: no token can be issued");
 		return;

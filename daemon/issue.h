@@ -72,6 +72,9 @@ struct issue_ctx {
 	bool jigs_changed;         /* a jig was enrolled or revoked in this batch */
 
 	int64_t now;               /* time of the running batch, Unix seconds */
+	bool room_low;             /* at batch start only the map's reserve was left
+	                              (store_room_low: the committed state, the same
+	                              for every request of the batch) */
 	uint64_t tokens;           /* tokens issued by this context (stats) */
 	uint8_t *scratch;          /* LogEntry packing buffer */
 	size_t scratch_cap;
